@@ -1,0 +1,42 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qat_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("qat: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *qat_malloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) qat_die("out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *qat_calloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) qat_die("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *qat_realloc(void *p, size_t bytes) {
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) qat_die("out of memory reallocating %zu bytes", bytes);
+    return q;
+}
+
+char *qat_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = qat_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,30 @@
+/* Errors: every failure a user can cause ends with one clear message and exit code 1.
+ * qat_die() is for user-facing errors (bad flag, bad file); QAT_ASSERT for internal bugs. */
+#ifndef QAT_CORE_ERROR_H
+#define QAT_CORE_ERROR_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define QAT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define QAT_NORETURN __attribute__((noreturn))
+#else
+#define QAT_PRINTF(a, b)
+#define QAT_NORETURN
+#endif
+
+/* Prints "qat: error: <message>" to stderr and exits with status 1. */
+QAT_NORETURN void qat_die(const char *fmt, ...) QAT_PRINTF(1, 2);
+
+/* Allocation that never returns NULL (dies with a clear message instead). */
+void *qat_malloc(size_t bytes);
+void *qat_calloc(size_t count, size_t size);
+void *qat_realloc(void *p, size_t bytes);
+char *qat_strdup(const char *s);
+
+#define QAT_ASSERT(cond)                                                             \
+    do {                                                                             \
+        if (!(cond)) qat_die("internal error: %s (%s:%d)", #cond, __FILE__, __LINE__); \
+    } while (0)
+
+#endif

@@ -1,0 +1,40 @@
+#include "core/runtime.h"
+
+#include <omp.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#endif
+
+#include "core/blas.h"
+
+static int g_threads = 1;
+
+static void set_ftz_daz(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+    _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
+
+int runtime_init(int threads) {
+    if (threads <= 0) threads = omp_get_num_procs();
+    g_threads = threads;
+    omp_set_dynamic(0);
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    set_ftz_daz();
+    /* MXCSR is per thread: set it in every worker of the pool too. */
+#pragma omp parallel num_threads(threads)
+    set_ftz_daz();
+    return threads;
+}
+
+int runtime_threads(void) { return g_threads; }
+
+double runtime_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,41 @@
+/* Differentiable ops. Each computes its forward and, in training mode, records its
+ * backward on the graph's tape. Shapes are checked; a mismatch is an internal error.
+ * Layers with parameters and quant sites (Linear, Conv2d, Embedding) live in layers.h. */
+#ifndef QAT_NN_OPS_H
+#define QAT_NN_OPS_H
+
+#include "core/graph.h"
+
+/* y[M,out] = x[M,in] w[out,in]^T + b[out]  (b may be NULL) */
+Tensor *op_matmul_bias(Graph *g, Tensor *x, Tensor *w, Tensor *b);
+
+/* NCHW cross-correlation, w[O,C,k,k], stride, zero padding; b[O] or NULL. */
+Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad);
+
+Tensor *op_relu(Graph *g, Tensor *x);
+Tensor *op_tanh(Graph *g, Tensor *x);
+Tensor *op_sigmoid(Graph *g, Tensor *x);
+Tensor *op_gelu(Graph *g, Tensor *x); /* exact, erf-based */
+
+/* Max-pool over NCHW, window k, stride s, floor mode; ties go to the first maximum. */
+Tensor *op_maxpool2d(Graph *g, Tensor *x, int k, int s);
+
+/* y[n, :] = table[ids[n], :]; no gradient to rows equal to padding_idx (-1: none). */
+Tensor *op_embedding(Graph *g, Tensor *table, const int *ids, int n, int padding_idx);
+
+/* Over the last dimension, biased variance. */
+Tensor *op_layernorm(Graph *g, Tensor *x, Tensor *gamma, Tensor *beta, float eps);
+
+/* Inverted dropout; identity when p == 0 or not training. */
+Tensor *op_dropout(Graph *g, Tensor *x, float p);
+
+/* [N, C*r*r, H, W] -> [N, C, H*r, W*r] (PyTorch PixelShuffle order). */
+Tensor *op_pixel_shuffle(Graph *g, Tensor *x, int r);
+
+/* Mean softmax cross-entropy of logits[B,K] against labels[B]; returns a [1] tensor. */
+Tensor *op_softmax_cross_entropy(Graph *g, Tensor *logits, const int *labels);
+
+/* Mean squared error against a target of the same size; returns a [1] tensor. */
+Tensor *op_mse(Graph *g, Tensor *pred, const float *target);
+
+#endif
