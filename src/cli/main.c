@@ -1,1 +1,29 @@
-int main(void) { return 0; }
+/* qat: quantization-aware training and post-training quantization, evaluated. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+static const char USAGE[] =
+    "usage: qat COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  train    train or quantize one model (qat train --help)\n"
+    "  fetch    set up a dataset in data/, checked against its sha256 (qat fetch --help)\n"
+    "\n"
+    "Environment: QAT_DATA_DIR (data root, default data), QAT_DATA_MIRROR (local copy of the\n"
+    "datasets, default ../shared/data), QAT_CONFIG_DIR (default configs), MLFLOW_TRACKING_URI.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "fetch") == 0) return cmd_fetch(argc - 2, argv + 2);
+    if (strcmp(cmd, "table") == 0 || strcmp(cmd, "bench") == 0 || strcmp(cmd, "export") == 0)
+        qat_die("'qat %s' is not available yet in this version", cmd);
+    qat_die("unknown command '%s' (see qat --help)", cmd);
+}

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "nn/ops.h"
@@ -41,8 +42,11 @@ Tensor *op_softmax_cross_entropy(Graph *g, Tensor *logits, const int *labels) {
     }
     loss->data[0] = (float)(total / B);
     if (grad) {
+        /* Own copy: the caller's label buffer may be refilled before backward. */
+        int *saved = graph_alloc(g, (size_t)B * sizeof(int));
+        memcpy(saved, labels, (size_t)B * sizeof(int));
         CeCtx *c = graph_alloc(g, sizeof *c);
-        *c = (CeCtx){logits, loss, prob, labels};
+        *c = (CeCtx){logits, loss, prob, saved};
         graph_push(g, ce_backward, c);
     }
     return loss;
@@ -70,8 +74,11 @@ Tensor *op_mse(Graph *g, Tensor *pred, const float *target) {
     }
     loss->data[0] = (float)(total / (double)pred->size);
     if (grad) {
+        /* Own copy of the target, as for the labels above. */
+        float *saved = graph_alloc(g, pred->size * sizeof(float));
+        memcpy(saved, target, pred->size * sizeof(float));
         MseCtx *c = graph_alloc(g, sizeof *c);
-        *c = (MseCtx){pred, loss, target};
+        *c = (MseCtx){pred, loss, saved};
         graph_push(g, mse_backward, c);
     }
     return loss;

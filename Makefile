@@ -1,0 +1,48 @@
+# qat-eval: `make run` (install, build, fetch data, main job) and `make test`.
+BUILD      ?= build
+BUILD_SAN  ?= build-sanitize
+JOBS       ?= 2
+QAT        := $(BUILD)/qat
+CTEST_ARGS ?= --output-on-failure
+
+.PHONY: all deps build build-sanitize data run test test-sanitize bench fixtures clean
+
+all: build
+
+deps:
+	@scripts/install_deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-sanitize: deps
+	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DQAT_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_SAN) -j $(JOBS)
+
+data: build
+	@$(QAT) fetch mnist
+
+# The main job. Until the results table exists: simple_cnn on MNIST, full precision.
+run: data
+	$(QAT) train --model simple_cnn --quantizer no_quant
+
+test: data
+	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: data build-sanitize
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest $(CTEST_ARGS) -j $(JOBS)
+
+bench: data
+	@scripts/install_deps.sh python3-torch python3-numpy
+	bash bench/run.sh
+
+# Regenerates tests/fixtures from PyTorch (Debian's python3-torch).
+fixtures:
+	@scripts/install_deps.sh python3-torch python3-numpy
+	/usr/bin/python3 scripts/gen_fixtures.py
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

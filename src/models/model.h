@@ -1,0 +1,57 @@
+/* A model, with the data it trains on and the metric it is judged by. The trainer in
+ * run/ drives every model through this one interface:
+ *   begin_epoch -> train_loss(batch 0..n-1) -> backward/step (trainer) -> evaluate.
+ * Each model file (simple_cnn.c, ...) holds its parameters, its forward graph, its data
+ * loading and its metrics, so it reads top to bottom like one training script. */
+#ifndef QAT_MODELS_MODEL_H
+#define QAT_MODELS_MODEL_H
+
+#include "core/graph.h"
+#include "core/param.h"
+#include "io/config.h"
+#include "quant/quant_site.h"
+
+#define METRICS_MAX 24
+
+typedef struct {
+    int n;
+    char key[METRICS_MAX][40];
+    double value[METRICS_MAX];
+} Metrics;
+
+void metrics_set(Metrics *m, const char *key, double value);
+/* NaN when absent. */
+double metrics_get(const Metrics *m, const char *key);
+
+typedef struct Model Model;
+
+typedef struct {
+    const char *name;            /* "simple_cnn" */
+    const CfgField *schema;      /* model:, dataset:, training: keys with defaults */
+    const char *metric;          /* headline metric key in result.json ("accuracy") */
+    Model *(*create)(const Config *cfg, uint64_t seed);
+} ModelDef;
+
+struct Model {
+    const ModelDef *def;
+    ParamList params;   /* every trainable tensor, quantizer parameters appended later */
+    QuantSiteList sites;
+    int train_batches;  /* per epoch */
+    int batch_size;
+    /* Shuffle for a new epoch. */
+    void (*begin_epoch)(Model *m, Rng *rng);
+    /* Builds the forward graph of training batch b and returns the scalar loss.
+     * *correct / *count: optional running training metric (may be NULL). */
+    Tensor *(*train_loss)(Model *m, Graph *g, int b, double *correct, double *count);
+    /* Evaluates on a split ("val" or "test") with g->training == 0. */
+    void (*evaluate)(Model *m, Graph *g, const char *split, Metrics *out);
+    void (*destroy)(Model *m);
+    void *self;
+};
+
+/* Registry */
+const ModelDef *model_find(const char *name); /* NULL when unknown */
+/* "simple_cnn, lstm, sasrec, espcn" and whether each is built. */
+const char *const *model_names(void);
+
+#endif

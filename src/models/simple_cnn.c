@@ -1,0 +1,156 @@
+/* simple_cnn on MNIST (METHODS.md 7.4), the prototype's small CNN:
+ *   x [B,1,28,28] in [0,1]
+ *   conv1 3x3 1->8, stride 1, no bias -> [B,8,26,26], ReLU
+ *   conv2 3x3 8->8, stride 5, no bias -> [B,8,5,5],   ReLU
+ *   maxpool 2x2 stride 2 (floor)      -> [B,8,2,2] -> flatten 32
+ *   fc 32 -> 10 with bias             -> logits; softmax cross-entropy; accuracy
+ * Quant sites: conv1 (first, input unsigned), conv2 (input unsigned), fc (last, input
+ * unsigned: ReLU then max-pool). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/mnist.h"
+#include "metrics/metrics.h"
+#include "models/model.h"
+#include "nn/layers.h"
+
+extern const ModelDef simple_cnn_model;
+
+static const CfgField SCHEMA[] = {
+    {"dataset", "root_dir", CFG_STRING, "data/mnist", "folder with the four MNIST IDX .gz files"},
+    {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) when missing"},
+    {"dataset", "train_limit", CFG_INT, "0", "use only the first N training images (0: all)"},
+    {"dataset", "test_limit", CFG_INT, "0", "evaluate on the first N test images (0: all)"},
+    {"training", "batch_size", CFG_INT, "500", "mini-batch size"},
+    {"training", "epochs", CFG_INT, "5", "passes over the training set"},
+    {"training", "lr", CFG_FLOAT, "0.005", "AdamW learning rate"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay"},
+    {NULL, NULL, 0, NULL, NULL},
+};
+
+typedef struct {
+    Conv2d conv1, conv2;
+    Linear fc;
+    ImageSet train, test;
+    int *order;     /* training sample order of this epoch */
+    float *batch_x; /* [B, 784] gathered batch */
+    int *batch_y;
+} SimpleCnn;
+
+static Tensor *forward(SimpleCnn *s, Graph *g, float *x, int B) {
+    int shape[4] = {B, 1, 28, 28};
+    Tensor *h = graph_input(g, x, 4, shape);
+    h = op_relu(g, conv2d_forward(g, &s->conv1, h));
+    h = op_relu(g, conv2d_forward(g, &s->conv2, h));
+    h = op_maxpool2d(g, h, 2, 2);
+    int flat[2] = {B, 32};
+    h = graph_reshape(g, h, 2, flat);
+    return linear_forward(g, &s->fc, h, B);
+}
+
+static void gather(SimpleCnn *s, const ImageSet *set, const int *idx, int B) {
+    size_t pix = (size_t)set->rows * set->cols;
+    for (int i = 0; i < B; i++) {
+        memcpy(s->batch_x + i * pix, set->images + (size_t)idx[i] * pix, pix * sizeof(float));
+        s->batch_y[i] = set->labels[idx[i]];
+    }
+}
+
+static void begin_epoch(Model *m, Rng *rng) {
+    SimpleCnn *s = m->self;
+    for (int i = 0; i < s->train.n; i++) s->order[i] = i;
+    rng_shuffle(rng, s->order, (size_t)s->train.n);
+}
+
+static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *count) {
+    SimpleCnn *s = m->self;
+    int start = b * m->batch_size;
+    int B = s->train.n - start < m->batch_size ? s->train.n - start : m->batch_size;
+    gather(s, &s->train, s->order + start, B);
+    Tensor *logits = forward(s, g, s->batch_x, B);
+    if (correct) *correct += accuracy_count(logits->data, s->batch_y, B, 10);
+    if (count) *count += B;
+    return op_softmax_cross_entropy(g, logits, s->batch_y);
+}
+
+static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+    SimpleCnn *s = m->self;
+    (void)split; /* MNIST has train and test only: every evaluation uses the test set */
+    const ImageSet *set = &s->test;
+    double loss = 0.0, correct = 0.0;
+    int *idx = qat_malloc((size_t)m->batch_size * sizeof(int));
+    for (int start = 0; start < set->n; start += m->batch_size) {
+        int B = set->n - start < m->batch_size ? set->n - start : m->batch_size;
+        for (int i = 0; i < B; i++) idx[i] = start + i;
+        graph_reset(g);
+        gather(s, set, idx, B);
+        Tensor *logits = forward(s, g, s->batch_x, B);
+        correct += accuracy_count(logits->data, s->batch_y, B, 10);
+        loss += op_softmax_cross_entropy(g, logits, s->batch_y)->data[0] * B;
+    }
+    free(idx);
+    metrics_set(out, "accuracy", correct / set->n);
+    metrics_set(out, "loss", loss / set->n);
+}
+
+static void destroy(Model *m) {
+    SimpleCnn *s = m->self;
+    image_set_free(&s->train);
+    image_set_free(&s->test);
+    free(s->order);
+    free(s->batch_x);
+    free(s->batch_y);
+    free(s);
+    param_list_free(&m->params, 1);
+    quant_site_list_free(&m->sites);
+    free(m);
+}
+
+static void load_split(ImageSet *set, const Config *cfg, const char *split, int limit) {
+    const char *root = cfg_str(cfg, "dataset.root_dir");
+    if (strcmp(root, "data/mnist") == 0 && cfg_bool(cfg, "dataset.download")) {
+        mnist_load_split(set, split); /* verified copy in the data root */
+    } else {
+        int train = strcmp(split, "train") == 0;
+        char ip[1024], lp[1024];
+        snprintf(ip, sizeof ip, "%s/%s", root, train ? "train-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte.gz");
+        snprintf(lp, sizeof lp, "%s/%s", root, train ? "train-labels-idx1-ubyte.gz" : "t10k-labels-idx1-ubyte.gz");
+        mnist_load(set, ip, lp);
+    }
+    if (set->rows != 28 || set->cols != 28)
+        qat_die("simple_cnn needs 28x28 images; the %s split has %dx%d", split, set->rows, set->cols);
+    if (limit < 0) qat_die("dataset.%s_limit must be >= 0", split);
+    if (limit > 0 && limit < set->n) set->n = limit;
+}
+
+static Model *create(const Config *cfg, uint64_t seed) {
+    Model *m = qat_calloc(1, sizeof *m);
+    SimpleCnn *s = qat_calloc(1, sizeof *s);
+    m->def = &simple_cnn_model;
+    m->self = s;
+    m->batch_size = (int)cfg_int(cfg, "training.batch_size");
+    if (m->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", m->batch_size);
+
+    Rng rng;
+    rng_seed(&rng, seed);
+    LayerBuilder lb = {&m->params, &m->sites, &rng};
+    conv2d_init(&s->conv1, &lb, "conv1", 1, 8, 3, 1, 0, 0, (SiteSpec){0, SITE_FIRST});
+    conv2d_init(&s->conv2, &lb, "conv2", 8, 8, 3, 5, 0, 0, (SiteSpec){0, SITE_MIDDLE});
+    linear_init(&s->fc, &lb, "fc", 32, 10, 1, (SiteSpec){0, SITE_LAST});
+
+    load_split(&s->train, cfg, "train", (int)cfg_int(cfg, "dataset.train_limit"));
+    load_split(&s->test, cfg, "test", (int)cfg_int(cfg, "dataset.test_limit"));
+    s->order = qat_malloc((size_t)s->train.n * sizeof(int));
+    s->batch_x = qat_malloc((size_t)m->batch_size * 784 * sizeof(float));
+    s->batch_y = qat_malloc((size_t)m->batch_size * sizeof(int));
+    m->train_batches = (s->train.n + m->batch_size - 1) / m->batch_size;
+    m->begin_epoch = begin_epoch;
+    m->train_loss = train_loss;
+    m->evaluate = evaluate;
+    m->destroy = destroy;
+    return m;
+}
+
+const ModelDef simple_cnn_model = {"simple_cnn", SCHEMA, "accuracy", create};
