@@ -15,6 +15,7 @@
 #include "run/experiment.h"
 
 int main(int argc, char **argv) {
+    runtime_select_blas_kernel(argv);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v]...\n");
         return 2;

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Reference fixtures for the op tests (tests/unit/test_ops_torch.c), made with PyTorch.
 
-Regenerate (from the repository root; needs Debian's python3-torch, torch 1.13):
+Regenerate ("make fixtures"; from the repository root, needs Debian's python3-torch,
+torch 1.13, so use the system interpreter, not a virtual environment):
 
     /usr/bin/python3 scripts/gen_fixtures.py            # writes tests/fixtures/*.bin
 
-(`make fixtures` equivalent: there is no build-system target on purpose, the files are
-committed and the C tests never need Python.) The output is deterministic: fixed seed,
-and every reference is computed in float64 and stored as float32.
+The .bin files are committed, so building and running the C tests never needs Python;
+rerun this only after changing it. The output is byte-for-byte deterministic (fixed
+torch.manual_seed); every reference is computed in float64 and stored as float32, and
+every input is a float32 value, so C and torch see the same inputs exactly.
 
 For an op y = f(x, w, b) each fixture holds the inputs, the parameters, a random
 upstream gradient dy, the output y and the gradients of loss = sum(y * dy) with respect
@@ -124,7 +126,7 @@ def fx_embedding():
 
 def fx_layernorm():
     x = leaf(3, 4, 8)
-    x = (x.detach() * 2.0 + 0.5).requires_grad_(True)  # non-zero mean, non-unit variance
+    x = f32(x.detach() * 2.0 + 0.5).requires_grad_(True)  # non-zero mean, non-unit variance
     gamma = (1.0 + 0.3 * leaf(8).detach()).to(torch.float32).to(D).requires_grad_(True)
     beta = leaf(8, scale=0.2)
     y = F.layer_norm(x, (8,), gamma, beta, eps=1e-5)

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/runtime.h"
 
 static const char USAGE[] =
     "usage: qat COMMAND [options]\n"
@@ -16,6 +17,7 @@ static const char USAGE[] =
     "datasets, default ../shared/data), QAT_CONFIG_DIR (default configs), MLFLOW_TRACKING_URI.\n";
 
 int main(int argc, char **argv) {
+    runtime_select_blas_kernel(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

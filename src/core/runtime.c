@@ -1,7 +1,9 @@
 #include "core/runtime.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <pmmintrin.h>
 #include <xmmintrin.h>
@@ -15,6 +17,23 @@ static void set_ftz_daz(void) {
 #if defined(__x86_64__) || defined(__i386__)
     _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
     _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+}
+
+void runtime_select_blas_kernel(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+#if defined(__x86_64__)
+    const char *core = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        core = "Haswell";
+    if (!core) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: go on with whatever kernel OpenBLAS chose */
+#else
+    (void)argv;
 #endif
 }
 

@@ -3,6 +3,13 @@
 #ifndef QAT_CORE_RUNTIME_H
 #define QAT_CORE_RUNTIME_H
 
+/* OpenBLAS 0.3.21 (Debian 12) falls back to its slow generic Prescott kernels on CPUs
+ * newer than it knows (e.g. Emerald Rapids), and picks its kernel when the library is
+ * loaded. So, before anything else, a program calls this: when OPENBLAS_CORETYPE is unset
+ * and the CPU has AVX-512 (or AVX2+FMA), it sets SkylakeX (or Haswell) and re-executes
+ * itself. A value already set by the user is kept. Returns only when no re-exec happens. */
+void runtime_select_blas_kernel(char **argv);
+
 /* threads <= 0: use every core. Returns the thread count in force. */
 int runtime_init(int threads);
 int runtime_threads(void);

@@ -1,5 +1,7 @@
 /* Conv2d as im2col + one GEMM per sample, samples spread over OpenMP threads.
- * The columns are kept for the backward pass (dW = dY col^T), so they are built once. */
+ * The columns of one sample stay in the thread's cache; backward rebuilds them rather
+ * than keeping all of them (for MNIST-sized maps storing them costs more memory traffic
+ * than recomputing). */
 #include <omp.h>
 #include <string.h>
 
@@ -9,17 +11,30 @@
 
 typedef struct {
     Tensor *x, *w, *b, *y;
-    float *cols; /* [N][C*k*k][Ho*Wo] */
     int stride, pad;
+    ConvAct act;
     Graph *g; /* backward scratch comes from the step's arena */
 } ConvCtx;
 
+/* Output columns j whose input column j*s + v - p lies inside [0, W): [*j0, *j1). */
+static void valid_range(int v, int s, int p, int W, int Wo, int *j0, int *j1) {
+    int lo = p - v > 0 ? (p - v + s - 1) / s : 0;
+    int hi = (W - 1 + p - v) >= 0 ? (W - 1 + p - v) / s + 1 : 0;
+    *j0 = lo < Wo ? lo : Wo;
+    *j1 = hi < Wo ? hi : Wo;
+    if (*j1 < *j0) *j1 = *j0;
+}
+
+/* col[(c*k + u)*k + v][i*Wo + j] = x[c][i*s + u - p][j*s + v - p] (0 outside). The bounds
+ * are resolved per row, so the inner loops are plain copies. */
 static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                    float *col) {
     for (int c = 0; c < C; c++)
         for (int u = 0; u < k; u++)
             for (int v = 0; v < k; v++) {
                 float *row = col + ((size_t)(c * k + u) * k + v) * Ho * Wo;
+                int j0, j1;
+                valid_range(v, s, p, W, Wo, &j0, &j1);
                 for (int i = 0; i < Ho; i++) {
                     int hi = i * s + u - p;
                     float *out = row + (size_t)i * Wo;
@@ -28,29 +43,33 @@ static void im2col(const float *x, int C, int H, int W, int k, int s, int p, int
                         continue;
                     }
                     const float *in = x + ((size_t)c * H + hi) * W;
-                    for (int j = 0; j < Wo; j++) {
-                        int wj = j * s + v - p;
-                        out[j] = (wj >= 0 && wj < W) ? in[wj] : 0.0f;
-                    }
+                    int off = v - p; /* j*s + off >= 0 for j >= j0 */
+                    for (int j = 0; j < j0; j++) out[j] = 0.0f;
+                    if (s == 1)
+                        memcpy(out + j0, in + j0 + off, (size_t)(j1 - j0) * sizeof(float));
+                    else
+                        for (int j = j0; j < j1; j++) out[j] = in[j * s + off];
+                    for (int j = j1; j < Wo; j++) out[j] = 0.0f;
                 }
             }
 }
 
+/* The adjoint of im2col: dx[c][i*s + u - p][j*s + v - p] += col[...][i*Wo + j]. */
 static void col2im_add(const float *col, int C, int H, int W, int k, int s, int p, int Ho,
                        int Wo, float *dx) {
     for (int c = 0; c < C; c++)
         for (int u = 0; u < k; u++)
             for (int v = 0; v < k; v++) {
                 const float *row = col + ((size_t)(c * k + u) * k + v) * Ho * Wo;
+                int j0, j1;
+                valid_range(v, s, p, W, Wo, &j0, &j1);
                 for (int i = 0; i < Ho; i++) {
                     int hi = i * s + u - p;
                     if (hi < 0 || hi >= H) continue;
                     float *out = dx + ((size_t)c * H + hi) * W;
+                    int off = v - p;
                     const float *in = row + (size_t)i * Wo;
-                    for (int j = 0; j < Wo; j++) {
-                        int wj = j * s + v - p;
-                        if (wj >= 0 && wj < W) out[wj] += in[j];
-                    }
+                    for (int j = j0; j < j1; j++) out[j * s + off] += in[j];
                 }
             }
 }
@@ -65,12 +84,29 @@ static void conv_backward(void *p) {
     int nt = omp_get_max_threads();
     /* Per-thread partial dW, summed in thread order: deterministic for a thread count. */
     float *dw_part = c->w->grad ? arena_calloc(&c->g->arena, (size_t)nt * wsize * sizeof(float)) : NULL;
+    float *col_all = graph_alloc(c->g, (size_t)nt * CKK * P * sizeof(float));
     float *dcol_all = c->x->grad ? graph_alloc(c->g, (size_t)nt * CKK * P * sizeof(float)) : NULL;
+    /* With a fused ReLU, the gradient before it is dy * 1[y > 0]. */
+    float *dpre_all = c->act == CONV_ACT_RELU ? graph_alloc(c->g, (size_t)nt * O * P * sizeof(float)) : NULL;
+    float *db_part = (c->b && c->b->grad) ? arena_calloc(&c->g->arena, (size_t)nt * O * sizeof(float)) : NULL;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         int t = omp_get_thread_num();
         const float *dy = c->y->grad + (size_t)n * O * P;
-        const float *col = c->cols + (size_t)n * CKK * P;
+        if (dpre_all) {
+            const float *yn = c->y->data + (size_t)n * O * P;
+            float *dpre = dpre_all + (size_t)t * O * P;
+            for (int i = 0; i < O * P; i++) dpre[i] = yn[i] > 0.0f ? dy[i] : 0.0f;
+            dy = dpre;
+        }
+        if (db_part)
+            for (int o = 0; o < O; o++) {
+                float acc = 0.0f;
+                for (int i = 0; i < P; i++) acc += dy[(size_t)o * P + i];
+                db_part[(size_t)t * O + o] += acc;
+            }
+        float *col = col_all + (size_t)t * CKK * P;
+        if (dw_part) im2col(c->x->data + (size_t)n * C * H * W, C, H, W, k, c->stride, c->pad, Ho, Wo, col);
         if (dw_part)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, P, 1.0f, dy, P, col, P,
                         1.0f, dw_part + (size_t)t * wsize, CKK);
@@ -86,18 +122,12 @@ static void conv_backward(void *p) {
         for (int t = 0; t < nt; t++)
             for (size_t i = 0; i < wsize; i++) c->w->grad[i] += dw_part[(size_t)t * wsize + i];
     }
-    if (c->b && c->b->grad) {
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < O; o++) {
-                const float *dy = c->y->grad + ((size_t)n * O + o) * P;
-                float s = 0.0f;
-                for (int i = 0; i < P; i++) s += dy[i];
-                c->b->grad[o] += s;
-            }
-    }
+    if (db_part)
+        for (int t = 0; t < nt; t++)
+            for (int o = 0; o < O; o++) c->b->grad[o] += db_part[(size_t)t * O + o];
 }
 
-Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {
+Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
     QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1]);
     QAT_ASSERT(w->shape[2] == w->shape[3] && stride >= 1 && pad >= 0);
     int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -107,12 +137,11 @@ Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad
     int P = Ho * Wo, CKK = C * k * k;
     int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad);
     Tensor *y = graph_tensor4(g, grad, N, O, Ho, Wo);
-    /* Training keeps every sample's columns for backward; evaluation reuses one per thread. */
     int nt = omp_get_max_threads();
-    float *cols = graph_alloc(g, (size_t)(grad ? N : nt) * CKK * P * sizeof(float));
+    float *cols = graph_alloc(g, (size_t)nt * CKK * P * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        float *col = cols + (size_t)(grad ? n : omp_get_thread_num()) * CKK * P;
+        float *col = cols + (size_t)omp_get_thread_num() * CKK * P;
         float *yn = y->data + (size_t)n * O * P;
         im2col(x->data + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, col);
         if (b)
@@ -120,11 +149,17 @@ Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad
                 for (int i = 0; i < P; i++) yn[(size_t)o * P + i] = b->data[o];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, CKK, 1.0f, w->data, CKK, col,
                     P, b ? 1.0f : 0.0f, yn, P);
+        if (act == CONV_ACT_RELU) /* while the sample's output is still in cache */
+            for (int i = 0; i < O * P; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
     }
     if (grad) {
         ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, cols, stride, pad, g};
+        *c = (ConvCtx){x, w, b, y, stride, pad, act, g};
         graph_push(g, conv_backward, c);
     }
     return y;
+}
+
+Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {
+    return op_conv2d_act(g, x, w, b, stride, pad, CONV_ACT_NONE);
 }

@@ -73,11 +73,15 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
     return op_matmul_bias(g, xq, wq, l->b ? &l->b->t : NULL);
 }
 
-Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) {
+static Tensor *conv2d_apply(Graph *g, Conv2d *c, Tensor *x, ConvAct act) {
     Tensor *xq = quant_site_apply(g, &c->xq, x, x->shape[0]);
     Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-    return op_conv2d(g, xq, wq, c->b ? &c->b->t : NULL, c->stride, c->pad);
+    return op_conv2d_act(g, xq, wq, c->b ? &c->b->t : NULL, c->stride, c->pad, act);
 }
+
+Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_apply(g, c, x, CONV_ACT_NONE); }
+
+Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_apply(g, c, x, CONV_ACT_RELU); }
 
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n) {
     Tensor *tq = quant_site_apply(g, &e->wq, &e->table->t, 1);

@@ -53,6 +53,8 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
 /* x[M,in] -> [M,out]; batch: examples in x, for the input quantizer. */
 Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch);
 Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x);
+/* conv2d_forward followed by ReLU, fused. */
+Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x);
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n);
 
 #endif

@@ -11,6 +11,10 @@ Tensor *op_matmul_bias(Graph *g, Tensor *x, Tensor *w, Tensor *b);
 
 /* NCHW cross-correlation, w[O,C,k,k], stride, zero padding; b[O] or NULL. */
 Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad);
+/* The same with a ReLU fused on the output: one pass less over the largest tensors of a
+ * small CNN, and no separate pre-activation tensor. Equals op_relu(op_conv2d(...)). */
+typedef enum { CONV_ACT_NONE, CONV_ACT_RELU } ConvAct;
+Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
 
 Tensor *op_relu(Graph *g, Tensor *x);
 Tensor *op_tanh(Graph *g, Tensor *x);

@@ -604,6 +604,21 @@ static void hand_gelu(void) {
     graph_free(&g);
 }
 
+/* At the kink ReLU passes no gradient (PyTorch: relu'(0) = 0). */
+static void hand_relu_kink(void) {
+    Graph g;
+    graph_init(&g, 1);
+    g.training = 1;
+    Tensor *x = graph_tensor2(&g, 1, 1, 3);
+    memcpy(x->data, (float[]){-0.0f, 0.0f, 1e-30f}, 3 * sizeof(float));
+    Tensor *y = op_relu(&g, x);
+    for (int i = 0; i < 3; i++) y->grad[i] = 1.0f;
+    for (int i = g.n - 1; i >= 0; i--) g.nodes[i].fn(g.nodes[i].ctx);
+    CHECK(y->data[0] == 0.0f && y->data[1] == 0.0f && y->data[2] == 1e-30f);
+    CHECK(x->grad[0] == 0.0f && x->grad[1] == 0.0f && x->grad[2] == 1.0f);
+    graph_free(&g);
+}
+
 static void hand_layernorm(void) {
     Graph g;
     graph_init(&g, 1);
@@ -675,6 +690,7 @@ int main(void) {
     gc_mse();
     gc_net();
     hand_gelu();
+    hand_relu_kink();
     hand_layernorm();
     hand_pixel_shuffle();
     return check_done("test_ops_gradcheck");
