@@ -42,7 +42,7 @@ bench: data
 # Regenerates tests/fixtures from PyTorch (Debian's python3-torch).
 fixtures:
 	@scripts/install_deps.sh python3-torch python3-numpy
-	/usr/bin/python3 scripts/gen_fixtures.py
+	for f in scripts/gen_fixtures*.py; do /usr/bin/python3 $$f || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

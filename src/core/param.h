@@ -19,7 +19,8 @@ typedef struct {
     float *m;  /* AdamW first moment */
     float *v;  /* AdamW second moment */
     ParamGroup group;
-    int frozen; /* excluded from the optimizer (e.g. weights during AdaRound) */
+    int frozen; /* excluded from the optimizer (quantizer state buffers, AdaRound) */
+    int loaded; /* set by checkpoint_load when the file held this parameter */
 } Param;
 
 typedef struct {

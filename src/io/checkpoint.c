@@ -280,6 +280,7 @@ int checkpoint_load(const char *path, const char *model_name, ParamList *params,
     char s1[96], s2[96];
     for (uint32_t i = 0; i < count; i++) {
         Param *p = param_list_find(params, fp[i].name);
+        if (!p && mode == CKPT_ALLOW_MISSING_QUANT && fp[i].group == PARAM_GROUP_QUANT) continue;
         if (!p)
             qat_die("checkpoint %s: parameter '%s' (shape %s) is not in model '%s'", path,
                     fp[i].name, shape_str((int)fp[i].ndim, fp[i].shape, s1, sizeof s1),
@@ -302,8 +303,11 @@ int checkpoint_load(const char *path, const char *model_name, ParamList *params,
     }
 
     int loaded = 0;
+    for (int k = 0; k < params->n; k++) params->items[k]->loaded = 0;
     for (uint32_t i = 0; i < count; i++) {
         Param *p = param_list_find(params, fp[i].name);
+        if (!p) continue; /* another method's quantizer parameter, skipped above */
+        p->loaded = 1;
         if (host_is_le()) {
             memcpy(p->t.data, fp[i].data, fp[i].size * 4);
         } else {

@@ -12,10 +12,11 @@ void checkpoint_save(const char *path, const char *model_name, const ParamList *
 
 typedef enum {
     CKPT_STRICT = 0,          /* every param of the model must be in the file, and vice versa */
-    CKPT_ALLOW_MISSING_QUANT = 1 /* quantizer params (group QUANT) may be absent from the file */
+    CKPT_ALLOW_MISSING_QUANT = 1 /* quantizer params (group QUANT) may be absent from the file,
+                                    and the file's quantizer params the model lacks are skipped */
 } CheckpointMode;
 
-/* Loads into params (matched by name). Dies with a clear message naming the file when the
+/* Loads into params (matched by name) and sets each param's `loaded` flag. Dies with a clear message naming the file when the
  * file is missing, truncated, corrupt, of another model, or a shape differs. Returns the
  * number of parameters loaded. */
 int checkpoint_load(const char *path, const char *model_name, ParamList *params,

@@ -136,9 +136,9 @@ static Model *create(const Config *cfg, uint64_t seed) {
     Rng rng;
     rng_seed(&rng, seed);
     LayerBuilder lb = {&m->params, &m->sites, &rng};
-    conv2d_init(&s->conv1, &lb, "conv1", 1, 8, 3, 1, 0, 0, (SiteSpec){0, SITE_FIRST});
-    conv2d_init(&s->conv2, &lb, "conv2", 8, 8, 3, 5, 0, 0, (SiteSpec){0, SITE_MIDDLE});
-    linear_init(&s->fc, &lb, "fc", 32, 10, 1, (SiteSpec){0, SITE_LAST});
+    conv2d_init(&s->conv1, &lb, "conv1", 1, 8, 3, 1, 0, 0, (SiteSpec){0, SITE_FIRST, FOLLOW_RELU});
+    conv2d_init(&s->conv2, &lb, "conv2", 8, 8, 3, 5, 0, 0, (SiteSpec){0, SITE_MIDDLE, FOLLOW_RELU});
+    linear_init(&s->fc, &lb, "fc", 32, 10, 1, (SiteSpec){0, SITE_LAST, FOLLOW_NONE});
 
     load_split(&s->train, cfg, "train", (int)cfg_int(cfg, "dataset.train_limit"));
     load_split(&s->test, cfg, "test", (int)cfg_int(cfg, "dataset.test_limit"));

@@ -32,6 +32,7 @@ void linear_init(Linear *l, LayerBuilder *lb, const char *name, int in, int out,
     }
     quant_site_declare(lb->sites, &l->wq, name, SITE_WEIGHT, 1, spec.position, out);
     quant_site_declare(lb->sites, &l->xq, name, SITE_INPUT, spec.input_signed, spec.position, 1);
+    quant_site_bind(&l->wq, &l->xq, LAYER_LINEAR, l, l->w, spec.follow);
 }
 
 void conv2d_init(Conv2d *c, LayerBuilder *lb, const char *name, int in, int out, int k,
@@ -52,6 +53,7 @@ void conv2d_init(Conv2d *c, LayerBuilder *lb, const char *name, int in, int out,
     }
     quant_site_declare(lb->sites, &c->wq, name, SITE_WEIGHT, 1, spec.position, out);
     quant_site_declare(lb->sites, &c->xq, name, SITE_INPUT, spec.input_signed, spec.position, 1);
+    quant_site_bind(&c->wq, &c->xq, LAYER_CONV2D, c, c->w, spec.follow);
 }
 
 void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, int dim,
@@ -65,6 +67,7 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
     for (size_t i = 0; i < e->table->t.size; i++) e->table->t.data[i] = rng_normal(lb->rng);
     if (padding_idx >= 0) memset(e->table->t.data + (size_t)padding_idx * dim, 0, (size_t)dim * sizeof(float));
     quant_site_declare(lb->sites, &e->wq, name, SITE_WEIGHT, 1, position, rows);
+    quant_site_bind(&e->wq, NULL, LAYER_EMBEDDING, e, e->table, FOLLOW_NONE);
 }
 
 Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {

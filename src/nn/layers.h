@@ -17,10 +17,12 @@ typedef struct {
     Rng *rng;
 } LayerBuilder;
 
-/* How an input activation is quantized: its sign and position in the model. */
+/* How a layer's sites are quantized: the input's sign, the layer's position in the
+ * model, and the nonlinearity that follows it (for PTQ reconstruction). */
 typedef struct {
     int input_signed;
     SitePosition position;
+    FollowAct follow;
 } SiteSpec;
 
 typedef struct {

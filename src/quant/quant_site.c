@@ -21,7 +21,43 @@ void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteK
     l->items[l->n++] = s;
 }
 
+void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, void *layer, Param *weight,
+                     FollowAct follow) {
+    QuantSite *both[2] = {w, x};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i]) continue;
+        both[i]->layer_kind = kind;
+        both[i]->layer_ptr = layer;
+        both[i]->weight = weight;
+        both[i]->follow = follow;
+        both[i]->partner = both[1 - i];
+    }
+}
+
+void quant_sites_clamp(QuantSiteList *l) {
+    for (int i = 0; i < l->n; i++) {
+        Quantizer *q = l->items[i]->q;
+        if (q && q->ops->clamp) q->ops->clamp(q);
+    }
+}
+
+void quant_sites_mark_loaded(QuantSiteList *l) {
+    for (int i = 0; i < l->n; i++) {
+        Quantizer *q = l->items[i]->q;
+        if (!q || q->nparams == 0) continue;
+        int all = 1;
+        for (int k = 0; k < q->nparams; k++) all &= q->params[k]->loaded;
+        if (all) q->initialized = 1;
+    }
+}
+
 void quant_site_list_free(QuantSiteList *l) {
+    for (int i = 0; i < l->n; i++) {
+        quantizer_free(l->items[i]->q);
+        l->items[i]->q = NULL;
+        free(l->items[i]->capture);
+        l->items[i]->capture = NULL;
+    }
     free(l->items);
     memset(l, 0, sizeof *l);
 }
@@ -32,21 +68,31 @@ typedef struct {
     int batch;
 } QuantCtx;
 
-static QuantInput site_input(const QuantSite *s, const Tensor *x, int batch) {
-    QuantInput in = {x->data, x->size, s->q->per_channel ? s->rows : 1, batch};
+static QuantInput site_input(const QuantSite *s, const Tensor *x, int batch, int training) {
+    QuantInput in = {x->data, x->size, s->q->per_channel ? s->rows : 1, batch, training};
     return in;
+}
+
+static void capture(QuantSite *s, const Tensor *x) {
+    if (s->capture_len + x->size > s->capture_cap) {
+        s->capture_cap = 2 * (s->capture_len + x->size);
+        s->capture = qat_realloc(s->capture, s->capture_cap * sizeof(float));
+    }
+    memcpy(s->capture + s->capture_len, x->data, x->size * sizeof(float));
+    s->capture_len += x->size;
 }
 
 static void quant_backward(void *p) {
     QuantCtx *c = p;
     Quantizer *q = c->site->q;
-    q->ops->backward(q, site_input(c->site, c->x, c->batch), c->y->grad, c->x->grad);
+    q->ops->backward(q, site_input(c->site, c->x, c->batch, 1), c->y->grad, c->x->grad);
 }
 
 Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
+    if (s->capturing) capture(s, x);
     Quantizer *q = s->q;
     if (!q) return x;
-    QuantInput in = site_input(s, x, batch);
+    QuantInput in = site_input(s, x, batch, g->training);
     if (!q->initialized) {
         q->ops->init(q, in);
         q->initialized = 1;

@@ -9,15 +9,30 @@
 
 typedef enum { SITE_WEIGHT, SITE_INPUT } SiteKind;
 typedef enum { SITE_MIDDLE, SITE_FIRST, SITE_LAST } SitePosition;
+/* The op a site feeds, so PTQ (AdaRound) can rebuild the layer's output. */
+typedef enum { LAYER_LINEAR, LAYER_CONV2D, LAYER_EMBEDDING } LayerKind;
+/* The nonlinearity right after the layer (AdaRound's f_a). */
+typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 
-typedef struct {
+typedef struct QuantSite QuantSite;
+struct QuantSite {
     char layer[64];
     SiteKind kind;
     int is_signed;         /* activation grid: unsigned iff provably >= 0 (P5) */
     SitePosition position; /* first/last layer policy (P4) */
     int rows;              /* per-channel rows for weights (dim 0) */
+    LayerKind layer_kind;
+    void *layer_ptr;       /* the Linear / Conv2d / Embedding */
+    Param *weight;         /* the layer's weight parameter */
+    FollowAct follow;
+    QuantSite *partner;    /* the other site of the same layer (weight <-> input) */
     Quantizer *q;          /* NULL: FP32, the tensor passes unchanged */
-} QuantSite;
+    /* Calibration capture (PTQ): while capturing, quant_site_apply appends the tensor it
+     * receives (before quantization) to capture[]. */
+    int capturing;
+    float *capture;
+    size_t capture_len, capture_cap;
+};
 
 typedef struct {
     QuantSite **items;
@@ -26,6 +41,13 @@ typedef struct {
 
 void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteKind kind,
                         int is_signed, SitePosition position, int rows);
+/* Links a layer's weight and input sites and records what the layer is. */
+void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, void *layer, Param *weight,
+                     FollowAct follow);
+/* After each optimizer step: keep every quantizer's parameters in range. */
+void quant_sites_clamp(QuantSiteList *l);
+/* Marks quantizers whose parameters all came from a checkpoint as initialised. */
+void quant_sites_mark_loaded(QuantSiteList *l);
 void quant_site_list_free(QuantSiteList *l);
 
 /* Fake-quantize x through the site (identity when the site has no quantizer).

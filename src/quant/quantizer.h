@@ -1,24 +1,40 @@
 /* The quantizer interface (METHODS.md 0.2). A quantizer fake-quantizes one tensor:
  * forward puts values on its grid (float32), backward passes the STE gradient to the
  * input and ACCUMULATES gradients of its own learnable parameters (a quantizer can run
- * several times per step). Learnable parameters are Params in the QUANT group. */
+ * several times per step: LSTM hidden state, tied embeddings). Learnable parameters and
+ * state buffers are Params in the QUANT group, so checkpoints carry them. */
 #ifndef QAT_QUANT_QUANTIZER_H
 #define QAT_QUANT_QUANTIZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/param.h"
+#include "io/config.h"
 
 typedef struct Quantizer Quantizer;
 
-/* What the quantizer sees of one tensor. rows: per-channel rows (1 = per-tensor);
- * batch: examples in the mini-batch (1 for weights), for LSQ's gradient scale. */
+/* What the quantizer sees of one tensor. rows: per-channel rows (1 = per-tensor; the
+ * tensor is rows x (n/rows), row-major); batch: examples in the mini-batch (1 for
+ * weights), for LSQ's gradient scale; training: 0 in evaluation (state frozen). */
 typedef struct {
     const float *x;
     size_t n;
     int rows;
     int batch;
+    int training;
 } QuantInput;
+
+/* Integer export: value_i = scale[row(i)] * (levels ? levels[code_i] : code_i) + offset.
+ * The caller provides codes[n] and scales[rows]; levels (APoT, SAWB) is owned by the
+ * quantizer and valid until its next forward. */
+typedef struct {
+    int32_t *codes;
+    float *scales;
+    const float *levels;
+    int nlevels;
+    float offset;
+} QuantExport;
 
 typedef struct {
     const char *name;
@@ -27,18 +43,45 @@ typedef struct {
     void (*forward)(Quantizer *q, QuantInput in, float *y);
     /* dx += STE(dy) (dx may be NULL: no gradient to the input); parameter grads += ... */
     void (*backward)(Quantizer *q, QuantInput in, const float *dy, float *dx);
-    void (*destroy)(Quantizer *q);
+    /* Integer codes of in.x (same grid as forward with training = 0). */
+    void (*export_codes)(Quantizer *q, QuantInput in, QuantExport *out);
+    /* Called after each optimizer step: keep parameters in range (s >= 1e-8, ...). */
+    void (*clamp)(Quantizer *q);
+    void (*destroy)(Quantizer *q); /* frees state; params are freed with the model */
 } QuantizerOps;
+
+#define QUANT_MAX_PARAMS 4
 
 struct Quantizer {
     const QuantizerOps *ops;
     int bits;
     int is_signed;
+    int is_weight;
     int per_channel;
     int initialized;
-    Param *params[4]; /* learnable parameters, in the optimizer's QUANT group */
+    Param *params[QUANT_MAX_PARAMS]; /* named "s", "alpha", ... by the method */
     int nparams;
-    void *state;      /* method-specific */
+    void *state; /* method-specific */
 };
+
+/* What a method needs to build the quantizer of one site. */
+typedef struct {
+    int bits;          /* 2..16 */
+    int is_signed;     /* activation grid sign (weights: always signed) */
+    int is_weight;
+    int per_channel;   /* weights only, for methods that support it */
+    int rows;          /* output rows of the weight (per-channel granularity) */
+    const Config *cfg; /* method options (quantizer.* keys) */
+} QuantSpec;
+
+/* Helpers for method implementations. */
+Quantizer *quantizer_alloc(const QuantizerOps *ops, const QuantSpec *spec);
+/* A learnable (frozen = 0) or state (frozen = 1) scalar/vector parameter of q. */
+Param *quantizer_add_param(Quantizer *q, const char *name, int size, int frozen, float init);
+void quantizer_free(Quantizer *q);
+
+/* round half to even (torch.round), with the default FP rounding mode */
+static inline float qround(float x) { return __builtin_rintf(x); }
+static inline float qclip(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 #endif

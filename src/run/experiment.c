@@ -79,6 +79,7 @@ static double train_epoch(Model *m, Graph *g, AdamW *opt, Rng *rng, int epoch, i
                     (double)loss->data[0], epoch, b + 1);
         graph_backward(g, loss);
         adamw_step(opt, &m->params);
+        quant_sites_clamp(&m->sites);
         param_list_zero_grad(&m->params);
         loss_sum += loss->data[0];
         char extra[48];
@@ -92,17 +93,29 @@ static double train_epoch(Model *m, Graph *g, AdamW *opt, Rng *rng, int epoch, i
     return loss_sum / m->train_batches;
 }
 
+/* PTQ calibration reads training batches through the model's own forward. */
+static void calib_forward(void *ctx, Graph *g, int b) {
+    Model *m = ctx;
+    g->training = 0;
+    m->train_loss(m, g, b, NULL, NULL);
+}
+
 static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
                    const char *grid_desc) {
     double t0 = runtime_now();
     QuantBits qb = quant_bits(qm, cfg);
     Model *m = md->create(cfg, o->seed);
     quant_attach(qm, cfg, &m->sites, &m->params);
-    printf("quant sites (%s):\n", qm->name);
+    printf("quant sites (%s, W%dA%d, first/last %s):\n", qm->name, qb.weight_bits, qb.act_bits,
+           quant_method_is_none(qm) ? "-" : cfg_str(cfg, "quantizer.first_last"));
     quant_print_sites(&m->sites, stdout);
     if (o->from_pretrained) {
         int n = checkpoint_load(o->from_pretrained, md->name, &m->params, CKPT_ALLOW_MISSING_QUANT);
+        quant_sites_mark_loaded(&m->sites);
         printf("loaded %d tensors from %s\n", n, o->from_pretrained);
+    } else if (qm->is_ptq) {
+        fprintf(stderr, "qat: warning: %s is post-training quantization; without --from-pretrained it "
+                        "quantizes an untrained model\n", qm->name);
     }
 
     char experiment[256], run_name[256];
@@ -130,6 +143,18 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     adamw_init(&opt, (float)cfg_float(cfg, "training.lr"), (float)cfg_float(cfg, "training.weight_decay"));
     int epochs = (int)cfg_int(cfg, "training.epochs");
     if (epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", epochs);
+    if (qm->is_ptq) {
+        /* Post-training: calibrate on training data instead of training. */
+        double tc = runtime_now();
+        m->begin_epoch(m, &shuffle_rng);
+        CalibSource src = {calib_forward, m, m->train_batches, m->batch_size};
+        qm->calibrate(&m->sites, &m->params, cfg, &src, o->seed);
+        graph_reset(&g);
+        epochs = 0;
+        char t[32];
+        snprintf(t, sizeof t, "%.1f", runtime_now() - tc);
+        run_store_log_param(rs, "calibration_seconds", t);
+    }
 
     Metrics final = {0};
     print_epoch_header(md->metric);
@@ -179,6 +204,10 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     json_string(&w, "checkpoint", ckpt);
     if (o->from_pretrained) json_string(&w, "from_pretrained", o->from_pretrained);
     json_int(&w, "epochs", epochs);
+    double size_fp = 0.0, size_q = 0.0;
+    quant_model_size(&m->sites, &m->params, &size_fp, &size_q);
+    json_number(&w, "model_size_bytes_fp32", size_fp);
+    json_number(&w, "model_size_bytes_quantized", size_q);
     json_number(&w, "wall_seconds", wall);
     json_string(&w, "metric", md->metric);
     json_begin_object(&w, "metrics");

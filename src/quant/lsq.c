@@ -1,0 +1,111 @@
+/* LSQ: learned step size quantization (METHODS.md 1; Esser et al., ICLR 2020).
+ *   t = v / s,  vbar = round(clip(t, -Qn, Qp)),  vhat = vbar * s
+ *   dvhat/dv = 1[-Qn < t < Qp];  dvhat/ds = round(t) - t inside, -Qn / +Qp when clipped
+ *   ds is scaled by g = 1 / sqrt(N * Qp): N = elements of the tensor (of the row when
+ *   per-channel) for weights, elements per example for activations.
+ * Init s0 = 2 mean|v| / sqrt(Qp) from the FP weights or the first batch; s >= 1e-8. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "quant/method.h"
+#include "quant/quantizer.h"
+#include "quant/reduce.h"
+
+typedef struct {
+    float qn, qp; /* grid [-Qn, Qp] */
+} Lsq;
+
+static const QuantizerOps LSQ_OPS;
+
+static void lsq_init(Quantizer *q, QuantInput in) {
+    Lsq *l = q->state;
+    float *s = q->params[0]->t.data;
+    size_t m = in.n / (size_t)in.rows;
+    for (int r = 0; r < in.rows; r++) {
+        double mean_abs = quant_sum_abs(in.x + (size_t)r * m, m) / (double)m;
+        float s0 = (float)(2.0 * mean_abs / sqrt((double)l->qp));
+        s[r] = s0 > 1e-8f ? s0 : 1e-8f;
+    }
+}
+
+static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
+    Lsq *l = q->state;
+    const float *s = q->params[0]->t.data;
+    size_t m = in.n / (size_t)in.rows;
+    for (int r = 0; r < in.rows; r++) {
+        const float *x = in.x + (size_t)r * m;
+        float *out = y + (size_t)r * m;
+        float step = s[r], inv = 1.0f / step, lo = -l->qn, hi = l->qp;
+        long mm = (long)m;
+#pragma omp parallel for schedule(static) if (mm > 65536)
+        for (long i = 0; i < mm; i++) out[i] = qround(qclip(x[i] * inv, lo, hi)) * step;
+    }
+}
+
+static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx) {
+    Lsq *l = q->state;
+    const float *s = q->params[0]->t.data;
+    float *ds = q->params[0]->t.grad;
+    size_t m = in.n / (size_t)in.rows;
+    /* N: elements per example (activations) or per tensor / row (weights). */
+    double N = q->is_weight ? (double)m : (double)in.n / (in.batch > 0 ? in.batch : 1);
+    double gscale = 1.0 / sqrt(N * l->qp);
+    for (int r = 0; r < in.rows; r++) {
+        const float *x = in.x + (size_t)r * m, *g = dy + (size_t)r * m;
+        float *d = dx ? dx + (size_t)r * m : NULL;
+        float inv = 1.0f / s[r], lo = -l->qn, hi = l->qp;
+        double sum = 0.0;
+        QUANT_CHUNKED_SUM(m, sum, i, {
+            float t = x[i] * inv;
+            float dvds;
+            if (t <= lo) dvds = lo;
+            else if (t >= hi) dvds = hi;
+            else {
+                dvds = qround(t) - t;
+                if (d) d[i] += g[i];
+            }
+            acc += (double)g[i] * dvds;
+        });
+        ds[r] += (float)(gscale * sum);
+    }
+}
+
+static void lsq_export(Quantizer *q, QuantInput in, QuantExport *out) {
+    Lsq *l = q->state;
+    const float *s = q->params[0]->t.data;
+    size_t m = in.n / (size_t)in.rows;
+    for (int r = 0; r < in.rows; r++) {
+        out->scales[r] = s[r];
+        for (size_t i = 0; i < m; i++)
+            out->codes[(size_t)r * m + i] = (int32_t)qround(qclip(in.x[(size_t)r * m + i] / s[r], -l->qn, l->qp));
+    }
+    out->levels = NULL;
+    out->nlevels = (int)(l->qn + l->qp + 1);
+    out->offset = 0.0f;
+}
+
+static void lsq_clamp(Quantizer *q) {
+    Param *p = q->params[0];
+    for (size_t i = 0; i < p->t.size; i++)
+        if (!(p->t.data[i] >= 1e-8f)) p->t.data[i] = 1e-8f;
+}
+
+static void lsq_destroy(Quantizer *q) { free(q->state); }
+
+static const QuantizerOps LSQ_OPS = {"lsq", lsq_init, lsq_forward, lsq_backward, lsq_export, lsq_clamp, lsq_destroy};
+
+Quantizer *lsq_make(const QuantSpec *spec) {
+    Quantizer *q = quantizer_alloc(&LSQ_OPS, spec);
+    Lsq *l = qat_calloc(1, sizeof *l);
+    if (q->is_signed) {
+        l->qn = ldexpf(1.0f, q->bits - 1);
+        l->qp = l->qn - 1.0f;
+    } else {
+        l->qn = 0.0f;
+        l->qp = ldexpf(1.0f, q->bits) - 1.0f;
+    }
+    q->state = l;
+    quantizer_add_param(q, "s", q->per_channel ? spec->rows : 1, 0, 1.0f);
+    return q;
+}
