@@ -18,14 +18,20 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 
 # Each side runs 3 times; the fastest run counts (both suffer the same machine noise).
 best() { awk -F'ms_per_step=' 'NR == 1 || $2 + 0 < min { min = $2 + 0; line = $0 } END { print line }'; }
-c_line=$(for r in 1 2 3; do "$build"/bench_step simple_cnn no_quant --steps "$steps" --threads "$threads"; done | best)
-echo "qat:     $c_line"
-c_ms=$(echo "$c_line" | ms_of)
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    t_line=$(for r in 1 2 3; do OMP_NUM_THREADS=$threads /usr/bin/python3 bench/torch_simple_cnn.py "$threads" "$steps"; done | best)
-    echo "PyTorch: $t_line"
-    t_ms=$(echo "$t_line" | ms_of)
-    awk -v c="$c_ms" -v t="$t_ms" 'BEGIN { printf "simple_cnn step: qat %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", c, t, t / c }'
-else
-    echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
-fi
+have_torch=0
+/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
+[ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
+
+declare -A C_MS
+for q in no_quant lsq; do
+    c_line=$(for r in 1 2 3; do "$build"/bench_step simple_cnn $q --steps "$steps" --threads "$threads"; done | best)
+    echo "qat:     $c_line"
+    C_MS[$q]=$(echo "$c_line" | ms_of)
+    if [ $have_torch = 1 ]; then
+        t_line=$(for r in 1 2 3; do OMP_NUM_THREADS=$threads /usr/bin/python3 bench/torch_simple_cnn.py "$threads" "$steps" $q; done | best)
+        echo "PyTorch: $t_line"
+        t_ms=$(echo "$t_line" | ms_of)
+        awk -v c="${C_MS[$q]}" -v t="$t_ms" -v q="$q" 'BEGIN { printf "simple_cnn %s step: qat %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", q, c, t, t / c }'
+    fi
+done
+awk -v a="${C_MS[no_quant]}" -v b="${C_MS[lsq]}" 'BEGIN { printf "qat LSQ W4A4 step costs %+.0f%% over the FP step\n", 100 * (b / a - 1) }'

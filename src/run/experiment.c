@@ -100,6 +100,17 @@ static void calib_forward(void *ctx, Graph *g, int b) {
     m->train_loss(m, g, b, NULL, NULL);
 }
 
+/* The identity of a run: its resolved config and the checkpoint it starts from. Two runs
+ * with the same identity and seed are the same run (the results table reuses them). */
+static uint64_t run_identity(const Config *cfg, const char *from_pretrained) {
+    uint64_t h = config_hash(cfg);
+    for (const char *p = from_pretrained ? from_pretrained : ""; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
 static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
                    const char *grid_desc) {
     double t0 = runtime_now();
@@ -122,7 +133,7 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     snprintf(experiment, sizeof experiment, "%s_%s%s", md->name, qm->name,
              o->experiment_postfix ? o->experiment_postfix : "");
     snprintf(run_name, sizeof run_name, "seed%llu-%016llx", (unsigned long long)o->seed,
-             (unsigned long long)config_hash(cfg));
+             (unsigned long long)run_identity(cfg, o->from_pretrained));
     RunStoreOptions rso = {o->output_dir, experiment, run_name, strcmp(o->logging_backend, "mlflow") == 0};
     RunStore *rs = run_store_open(&rso, cfg);
     char buf[64];
@@ -154,6 +165,15 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
         char t[32];
         snprintf(t, sizeof t, "%.1f", runtime_now() - tc);
         run_store_log_param(rs, "calibration_seconds", t);
+    }
+
+    if (!qm->is_ptq && !quant_method_is_none(qm)) {
+        /* Quantizers not loaded from the checkpoint initialise from the first training
+         * batch (LSQ step, PACT/APoT clip, QIL interval), before it is quantized. */
+        m->begin_epoch(m, &shuffle_rng);
+        g.training = 0;
+        calib_forward(m, &g, 0);
+        graph_reset(&g);
     }
 
     Metrics final = {0};
