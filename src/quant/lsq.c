@@ -55,18 +55,24 @@ static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx
         const float *x = in.x + (size_t)r * m, *g = dy + (size_t)r * m;
         float *d = dx ? dx + (size_t)r * m : NULL;
         float inv = 1.0f / s[r], lo = -l->qn, hi = l->qp;
+        /* Branch-free so the loop vectorises: clipped elements pass no gradient to v and
+         * contribute -Qn / +Qp to ds; inside ones pass G and contribute round(t) - t. */
         double sum = 0.0;
-        QUANT_CHUNKED_SUM(m, sum, i, {
-            float t = x[i] * inv;
-            float dvds;
-            if (t <= lo) dvds = lo;
-            else if (t >= hi) dvds = hi;
-            else {
-                dvds = qround(t) - t;
-                if (d) d[i] += g[i];
-            }
-            acc += (double)g[i] * dvds;
-        });
+        if (d) {
+            QUANT_SIMD_SUM(m, sum, i, {
+                float t = x[i] * inv;
+                int below = t <= lo, above = t >= hi;
+                float dvds = below ? lo : (above ? hi : qround(t) - t);
+                d[i] += (below | above) ? 0.0f : g[i];
+                acc += (double)g[i] * dvds;
+            });
+        } else {
+            QUANT_SIMD_SUM(m, sum, i, {
+                float t = x[i] * inv;
+                float dvds = t <= lo ? lo : (t >= hi ? hi : qround(t) - t);
+                acc += (double)g[i] * dvds;
+            });
+        }
         ds[r] += (float)(gscale * sum);
     }
 }
