@@ -5,14 +5,19 @@
 #include "core/error.h"
 #include "models/model.h"
 
-extern const ModelDef simple_cnn_model;
+/* Each model file defines one ModelDef. They are weak references, so a build without a
+ * model file still links and answers "not available yet" for it. */
+extern const ModelDef simple_cnn_model __attribute__((weak));
+extern const ModelDef lstm_model __attribute__((weak));
+extern const ModelDef sasrec_model __attribute__((weak));
+extern const ModelDef espcn_model __attribute__((weak));
 
-static const ModelDef *const MODELS[] = {&simple_cnn_model, NULL};
 static const char *const NAMES[] = {"sasrec", "espcn", "lstm", "simple_cnn", NULL};
 
 const ModelDef *model_find(const char *name) {
-    for (int i = 0; MODELS[i]; i++)
-        if (strcmp(MODELS[i]->name, name) == 0) return MODELS[i];
+    const ModelDef *all[] = {&simple_cnn_model, &lstm_model, &sasrec_model, &espcn_model};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i] && strcmp(all[i]->name, name) == 0) return all[i];
     return NULL;
 }
 

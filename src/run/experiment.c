@@ -245,7 +245,7 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
 
 int experiment_train(const TrainOptions *o) {
     const ModelDef *md = model_find(o->model);
-    if (!md) qat_die("model '%s' is not available yet in this version (available: simple_cnn)", o->model);
+    if (!md) qat_die("model '%s' is not available yet in this version", o->model);
     const QuantMethod *qm = quant_method_find(o->quantizer);
     QAT_ASSERT(qm != NULL); /* the CLI checked the name */
     if (strcmp(o->device, "cuda") == 0)
