@@ -18,6 +18,7 @@ Param *param_new(const char *name, int ndim, const int *shape, ParamGroup group)
     p->m = qat_calloc(p->t.size, sizeof(float));
     p->v = qat_calloc(p->t.size, sizeof(float));
     p->group = group;
+    p->lr_scale = 1.0f;
     return p;
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     ParamGroup group;
     int frozen; /* excluded from the optimizer (quantizer state buffers, AdaRound) */
     int loaded; /* set by checkpoint_load when the file held this parameter */
+    float lr_scale; /* multiplies the group's learning rate (ESPCN's last layer: 0.1) */
 } Param;
 
 typedef struct {

@@ -1,6 +1,10 @@
 /* A model, with the data it trains on and the metric it is judged by. The trainer in
  * run/ drives every model through this one interface:
  *   begin_epoch -> train_loss(batch 0..n-1) -> backward/step (trainer) -> evaluate.
+ * Optional `training:` keys the trainer honours when a model's schema declares them:
+ *   grad_clip (global-norm clipping, 0 = off), adam_beta1, adam_beta2, adam_eps,
+ *   lr_decay_at (fraction of the epochs after which lr is multiplied by lr_decay_factor,
+ *   0 = off), lr_decay_factor, eval_every (evaluate every N epochs and at the end).
  * Each model file (simple_cnn.c, ...) holds its parameters, its forward graph, its data
  * loading and its metrics, so it reads top to bottom like one training script. */
 #ifndef QAT_MODELS_MODEL_H
@@ -38,6 +42,7 @@ struct Model {
     QuantSiteList sites;
     int train_batches;  /* per epoch */
     int batch_size;
+    int has_val;        /* evaluate("val") picks the best epoch; then "test" is reported */
     /* Shuffle for a new epoch. */
     void (*begin_epoch)(Model *m, Rng *rng);
     /* Builds the forward graph of training batch b and returns the scalar loss.

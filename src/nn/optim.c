@@ -11,6 +11,10 @@ void adamw_init(AdamW *opt, float lr, float weight_decay) {
     opt->group[PARAM_GROUP_WEIGHT].weight_decay = weight_decay;
 }
 
+void adamw_set_lr(AdamW *opt, float lr) {
+    for (int i = 0; i < PARAM_GROUP_COUNT; i++) opt->group[i].lr = lr;
+}
+
 void adamw_step(AdamW *opt, ParamList *params) {
     opt->t++;
     float b1 = opt->beta1, b2 = opt->beta2;
@@ -19,6 +23,7 @@ void adamw_step(AdamW *opt, ParamList *params) {
         Param *p = params->items[k];
         if (p->frozen) continue;
         OptimGroup gr = opt->group[p->group];
+        float lr = gr.lr * p->lr_scale;
         float *w = p->t.data, *gd = p->t.grad, *m = p->m, *v = p->v;
         long n = (long)p->t.size;
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -27,7 +32,7 @@ void adamw_step(AdamW *opt, ParamList *params) {
             v[i] = b2 * v[i] + (1.0f - b2) * gd[i] * gd[i];
             float mh = m[i] / c1, vh = v[i] / c2;
             /* torch.optim.AdamW: decay first (w *= 1 - lr*wd), then the Adam update. */
-            w[i] = w[i] * (1.0f - gr.lr * gr.weight_decay) - gr.lr * mh / (sqrtf(vh) + opt->eps);
+            w[i] = w[i] * (1.0f - lr * gr.weight_decay) - lr * mh / (sqrtf(vh) + opt->eps);
         }
     }
 }

@@ -18,7 +18,10 @@ typedef struct {
 /* Defaults b1 0.9, b2 0.999, eps 1e-8; lr and wd for the weight group; the no-decay and
  * quantizer groups get the same lr with wd 0 (METHODS.md P9). */
 void adamw_init(AdamW *opt, float lr, float weight_decay);
-/* One step over every non-frozen parameter, then its gradient is left as is. */
+/* Sets the learning rate of every group (schedules). */
+void adamw_set_lr(AdamW *opt, float lr);
+/* One step over every non-frozen parameter (lr x the param's lr_scale); gradients are
+ * left as they are. */
 void adamw_step(AdamW *opt, ParamList *params);
 
 /* Scales all gradients so their global L2 norm is at most max_norm; returns the norm. */

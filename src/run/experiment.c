@@ -56,14 +56,41 @@ static void resolve_quantizer_config(const TrainOptions *o, char *out, size_t ca
     }
 }
 
-static void print_epoch_header(const char *metric) {
-    printf("%5s  %10s  %10s  %10s  %10s  %8s\n", "epoch", "train_loss", "train_acc", "test_loss",
-           metric, "seconds");
+static void print_epoch_header(const char *split, const char *metric) {
+    char loss[32], met[48];
+    snprintf(loss, sizeof loss, "%s_loss", split);
+    snprintf(met, sizeof met, "%s_%s", split, metric);
+    printf("%5s  %10s  %10s  %10s  %10s  %8s\n", "epoch", "train_loss", "train_acc", loss, met, "seconds");
+}
+
+/* An optional training key: its value, or fallback when the model's schema lacks it. */
+static double opt_float(const Config *cfg, const char *key, double fallback) {
+    return cfg_has(cfg, key) ? cfg_float(cfg, key) : fallback;
+}
+
+/* Copies of every parameter, to keep the best epoch's weights. */
+static float **snapshot_alloc(const ParamList *pl) {
+    float **s = qat_calloc((size_t)pl->n, sizeof *s);
+    for (int k = 0; k < pl->n; k++) s[k] = qat_malloc(pl->items[k]->t.size * sizeof(float));
+    return s;
+}
+
+static void snapshot_copy(float **snap, ParamList *pl, int save) {
+    for (int k = 0; k < pl->n; k++) {
+        Param *p = pl->items[k];
+        if (save) memcpy(snap[k], p->t.data, p->t.size * sizeof(float));
+        else memcpy(p->t.data, snap[k], p->t.size * sizeof(float));
+    }
+}
+
+static void snapshot_free(float **snap, const ParamList *pl) {
+    for (int k = 0; k < pl->n; k++) free(snap[k]);
+    free(snap);
 }
 
 /* Runs one training epoch; returns the mean training loss. */
-static double train_epoch(Model *m, Graph *g, AdamW *opt, Rng *rng, int epoch, int epochs,
-                          double *train_acc) {
+static double train_epoch(Model *m, Graph *g, AdamW *opt, float grad_clip, Rng *rng, int epoch,
+                          int epochs, double *train_acc) {
     char label[48];
     snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
     Progress pr;
@@ -78,6 +105,7 @@ static double train_epoch(Model *m, Graph *g, AdamW *opt, Rng *rng, int epoch, i
             qat_die("training diverged: the loss is %g at epoch %d, batch %d (lower training.lr?)",
                     (double)loss->data[0], epoch, b + 1);
         graph_backward(g, loss);
+        if (grad_clip > 0.0f) clip_grad_norm(&m->params, grad_clip);
         adamw_step(opt, &m->params);
         quant_sites_clamp(&m->sites);
         param_list_zero_grad(&m->params);
@@ -152,6 +180,9 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     rng_seed(&shuffle_rng, o->seed + 1);
     AdamW opt;
     adamw_init(&opt, (float)cfg_float(cfg, "training.lr"), (float)cfg_float(cfg, "training.weight_decay"));
+    opt.beta1 = (float)opt_float(cfg, "training.adam_beta1", opt.beta1);
+    opt.beta2 = (float)opt_float(cfg, "training.adam_beta2", opt.beta2);
+    opt.eps = (float)opt_float(cfg, "training.adam_eps", opt.eps);
     int epochs = (int)cfg_int(cfg, "training.epochs");
     if (epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", epochs);
     if (qm->is_ptq) {
@@ -177,25 +208,59 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     }
 
     Metrics final = {0};
-    print_epoch_header(md->metric);
+    const char *eval_split = m->has_val ? "val" : "test";
+    int eval_every = cfg_has(cfg, "training.eval_every") ? (int)cfg_int(cfg, "training.eval_every") : 1;
+    if (eval_every < 1) qat_die("training.eval_every must be >= 1 (got %d)", eval_every);
+    float grad_clip = (float)opt_float(cfg, "training.grad_clip", 0.0);
+    double decay_at = opt_float(cfg, "training.lr_decay_at", 0.0);
+    double decay_factor = opt_float(cfg, "training.lr_decay_factor", 0.1);
+    float lr0 = (float)cfg_float(cfg, "training.lr");
+    /* The best validation epoch's weights are kept and restored before testing. */
+    float **best = m->has_val && epochs > 0 ? snapshot_alloc(&m->params) : NULL;
+    double best_val = -INFINITY;
+    int best_epoch = 0;
+    print_epoch_header(eval_split, md->metric);
     for (int e = 1; e <= epochs; e++) {
         double te = runtime_now(), train_acc;
-        double train_loss = train_epoch(m, &g, &opt, &shuffle_rng, e, epochs, &train_acc);
-        Metrics ev = {0};
-        m->evaluate(m, &g, "test", &ev);
-        printf("%5d  %10.4f  %10.4f  %10.4f  %10.4f  %8.1f\n", e, train_loss, train_acc,
-               metrics_get(&ev, "loss"), metrics_get(&ev, md->metric), runtime_now() - te);
-        fflush(stdout);
+        adamw_set_lr(&opt, decay_at > 0.0 && e > decay_at * epochs ? (float)(lr0 * decay_factor) : lr0);
+        double train_loss = train_epoch(m, &g, &opt, grad_clip, &shuffle_rng, e, epochs, &train_acc);
         run_store_log_metric(rs, "train_loss", train_loss, e);
         if (!isnan(train_acc)) run_store_log_metric(rs, "train_accuracy", train_acc, e);
+        if (e % eval_every != 0 && e != epochs) {
+            printf("%5d  %10.4f  %10.4f  %10s  %10s  %8.1f\n", e, train_loss, train_acc, "-", "-", runtime_now() - te);
+            fflush(stdout);
+            continue;
+        }
+        Metrics ev = {0};
+        m->evaluate(m, &g, eval_split, &ev);
+        double score = metrics_get(&ev, md->metric);
+        printf("%5d  %10.4f  %10.4f  %10.4f  %10.4f  %8.1f\n", e, train_loss, train_acc,
+               metrics_get(&ev, "loss"), score, runtime_now() - te);
+        fflush(stdout);
         for (int i = 0; i < ev.n; i++) {
             char key[64];
-            snprintf(key, sizeof key, "test_%s", ev.key[i]);
+            snprintf(key, sizeof key, "%s_%s", eval_split, ev.key[i]);
             run_store_log_metric(rs, key, ev.value[i], e);
+        }
+        if (best && score > best_val) {
+            best_val = score;
+            best_epoch = e;
+            snapshot_copy(best, &m->params, 1);
         }
         final = ev;
     }
-    if (epochs == 0) m->evaluate(m, &g, "test", &final);
+    if (best) {
+        snapshot_copy(best, &m->params, 0);
+        snapshot_free(best, &m->params);
+        printf("best validation %s %.4f at epoch %d\n", md->metric, best_val, best_epoch);
+        char t[32];
+        snprintf(t, sizeof t, "%d", best_epoch);
+        run_store_log_param(rs, "best_epoch", t);
+    }
+    if (m->has_val || epochs == 0) {
+        memset(&final, 0, sizeof final);
+        m->evaluate(m, &g, "test", &final);
+    }
 
     char ckpt[1024];
     run_store_path(rs, "model.ckpt", ckpt, sizeof ckpt);
