@@ -106,8 +106,12 @@ static inline float qil_dpow(const QilP *p, float u) {
     return p->gamma * powf(u, p->gamma - 1.0f);
 }
 
-/* The integer code sign * round(T q) of x. */
-static inline float qil_code(const QilP *p, const QilElem *e) { return e->s * qround(e->T * p->q); }
+/* The integer code sign * round(T q) of x (+0, never -0, for a zero code, so that
+ * Q(Q(x)) = Q(x) holds bit for bit where it holds at all). */
+static inline float qil_code(const QilP *p, const QilElem *e) {
+    float k = qround(e->T * p->q);
+    return k == 0.0f ? 0.0f : e->s * k;
+}
 
 static void qil_init(Quantizer *q, QuantInput in) {
     /* m: max|x| (weights, signed activations) or max(x) (unsigned), finite values only. */

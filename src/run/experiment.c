@@ -139,6 +139,14 @@ static uint64_t run_identity(const Config *cfg, const char *from_pretrained) {
     return h;
 }
 
+void experiment_names(const TrainOptions *o, const Config *cfg, char *experiment, size_t ecap,
+                      char *run_name, size_t rcap) {
+    snprintf(experiment, ecap, "%s_%s%s", o->model, o->quantizer,
+             o->experiment_postfix ? o->experiment_postfix : "");
+    snprintf(run_name, rcap, "seed%llu-%016llx", (unsigned long long)o->seed,
+             (unsigned long long)run_identity(cfg, o->from_pretrained));
+}
+
 static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
                    const char *grid_desc) {
     double t0 = runtime_now();
@@ -158,10 +166,7 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     }
 
     char experiment[256], run_name[256];
-    snprintf(experiment, sizeof experiment, "%s_%s%s", md->name, qm->name,
-             o->experiment_postfix ? o->experiment_postfix : "");
-    snprintf(run_name, sizeof run_name, "seed%llu-%016llx", (unsigned long long)o->seed,
-             (unsigned long long)run_identity(cfg, o->from_pretrained));
+    experiment_names(o, cfg, experiment, sizeof experiment, run_name, sizeof run_name);
     RunStoreOptions rso = {o->output_dir, experiment, run_name, strcmp(o->logging_backend, "mlflow") == 0};
     RunStore *rs = run_store_open(&rso, cfg);
     char buf[64];
@@ -308,17 +313,13 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     return 1;
 }
 
-int experiment_train(const TrainOptions *o) {
+void experiment_load_grid(const TrainOptions *o, ConfigGrid *grid) {
     const ModelDef *md = model_find(o->model);
     if (!md) qat_die("model '%s' is not available yet in this version", o->model);
     const QuantMethod *qm = quant_method_find(o->quantizer);
-    QAT_ASSERT(qm != NULL); /* the CLI checked the name */
-    if (strcmp(o->device, "cuda") == 0)
-        qat_die("--device cuda: this build has no CUDA support; use --device cpu");
-
+    if (!qm) qat_die("unknown quantizer '%s'", o->quantizer);
     const CfgField *schemas[] = {md->schema, quant_schema, NULL};
-    ConfigGrid grid;
-    config_grid_init(&grid, schemas);
+    config_grid_init(grid, schemas);
     char path[1024];
     if (o->model_config) {
         snprintf(path, sizeof path, "%s", o->model_config);
@@ -327,11 +328,19 @@ int experiment_train(const TrainOptions *o) {
         snprintf(rel, sizeof rel, "model/%s_default.yml", md->name);
         config_file_path(rel, path, sizeof path);
     }
-    config_grid_load_file(&grid, path);
+    config_grid_load_file(grid, path);
     resolve_quantizer_config(o, path, sizeof path);
-    config_grid_load_file(&grid, path);
-    for (int i = 0; i < o->nsets; i++) config_grid_set(&grid, o->sets[i]);
+    config_grid_load_file(grid, path);
+    for (int i = 0; i < o->nsets; i++) config_grid_set(grid, o->sets[i]);
+}
 
+int experiment_train(const TrainOptions *o) {
+    if (strcmp(o->device, "cuda") == 0)
+        qat_die("--device cuda: this build has no CUDA support; use --device cpu");
+    ConfigGrid grid;
+    experiment_load_grid(o, &grid);
+    const ModelDef *md = model_find(o->model);
+    const QuantMethod *qm = quant_method_find(o->quantizer);
     int count = config_grid_count(&grid), done = 0;
     for (int i = 0; i < count; i++) {
         Config cfg;

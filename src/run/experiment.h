@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/config.h"
+
 #define TRAIN_MAX_SETS 64
 
 typedef struct {
@@ -27,6 +29,14 @@ typedef struct {
 
 /* Runs every combination; returns the number of runs that finished. Dies on user error. */
 int experiment_train(const TrainOptions *opt);
+
+/* The configuration of a `qat train` invocation (model + quantizer files + --set); it may
+ * hold grid axes. Dies on user error. */
+void experiment_load_grid(const TrainOptions *opt, ConfigGrid *grid);
+/* Experiment and run folder names of one resolved config: the run lives in
+ * OUTPUT_DIR/experiment/run_name, and its result.json marks it finished. */
+void experiment_names(const TrainOptions *opt, const Config *cfg, char *experiment, size_t ecap,
+                      char *run_name, size_t rcap);
 
 /* Path of a config: QAT_CONFIG_DIR, ./configs, or configs/ beside the binary's parent. */
 void config_file_path(const char *rel, char *out, size_t cap);
