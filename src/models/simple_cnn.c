@@ -97,14 +97,14 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
 
 static void destroy(Model *m) {
     SimpleCnn *s = m->self;
+    quant_site_list_free(&m->sites); /* the sites live inside s */
+    param_list_free(&m->params, 1);
     image_set_free(&s->train);
     image_set_free(&s->test);
     free(s->order);
     free(s->batch_x);
     free(s->batch_y);
     free(s);
-    param_list_free(&m->params, 1);
-    quant_site_list_free(&m->sites);
     free(m);
 }
 

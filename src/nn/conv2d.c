@@ -66,10 +66,12 @@ static void col2im_add(const float *col, int C, int H, int W, int k, int s, int 
                 for (int i = 0; i < Ho; i++) {
                     int hi = i * s + u - p;
                     if (hi < 0 || hi >= H) continue;
-                    float *out = dx + ((size_t)c * H + hi) * W;
-                    int off = v - p;
-                    const float *in = row + (size_t)i * Wo;
-                    for (int j = j0; j < j1; j++) out[j * s + off] += in[j];
+                    float *restrict out = dx + ((size_t)c * H + hi) * W + (v - p);
+                    const float *restrict in = row + (size_t)i * Wo;
+                    if (s == 1) /* contiguous: vectorised */
+                        for (int j = j0; j < j1; j++) out[j] += in[j];
+                    else
+                        for (int j = j0; j < j1; j++) out[j * s] += in[j];
                 }
             }
 }
@@ -102,6 +104,7 @@ static void conv_backward(void *p) {
         if (db_part)
             for (int o = 0; o < O; o++) {
                 float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
                 for (int i = 0; i < P; i++) acc += dy[(size_t)o * P + i];
                 db_part[(size_t)t * O + o] += acc;
             }

@@ -352,10 +352,8 @@ static void weight_shape(const AdaLayer *L, int *ndim, int *shape) {
     }
 }
 
-static int eval_chunk(const AdaLayer *L) {
-    int c = L->kind == LAYER_CONV2D ? 64 : 4096;
-    return c < 1 ? 1 : c;
-}
+/* Examples per evaluation chunk (bounds the arena for the targets and final losses). */
+static int eval_chunk(const AdaLayer *L) { return L->kind == LAYER_CONV2D ? 64 : 4096; }
 
 void adaround_layer_output(AdaLayer *L, const float *w, const float *x, int nex, float *y) {
     int ndim, shape[4];

@@ -12,7 +12,7 @@
  *
  * Backward (5.3), STE on the round; inside the interval:
  *   dT/da = gamma u^(gamma-1) 0.5/d, dT/dc = -dT/da, dT/dd = -gamma u^(gamma-1) 0.5 (a-c)/d^2,
- *   dT/dgamma = u^gamma ln u (0 at u = 0); u^(gamma-1) uses u = 1e-12 when u = 0, gamma < 1.
+ *   dT/dgamma = u^gamma ln u (0 at u = 0); u^(gamma-1) uses u = 1e-12 when u < 1e-12, gamma < 1.
  *   dY/dx = S dT/da (sign^2 taken as 1, as the spec writes it), dY/dc = sign (S dT/dc + D),
  *   dY/dd = sign (S dT/dd + D), dY/dgamma = sign S dT/dgamma; pruned and clipped elements
  *   send only sign * D to c and d (rescale on; nothing with rescale off) and nothing to x.
@@ -42,7 +42,7 @@ typedef struct {
 /* Per-call constants from the current parameters. */
 typedef struct {
     float c, d, gamma, q;
-    float alpha, beta, lo, hi; /* lo = c - d, hi = c + d */
+    double lo, hi, inv2d;      /* c - d, c + d, alpha = 0.5/d (in double: see qil_elem) */
     float S, scale;            /* scale = S / q: value = scale * code */
     float rescale;             /* 1: + D terms in dY/dc, dY/dd */
     int is_signed, unit_gamma;
@@ -55,10 +55,9 @@ static QilP qil_params(const Quantizer *q) {
     p.d = q->params[1]->t.data[0];
     p.gamma = q->nparams > 2 ? q->params[2]->t.data[0] : 1.0f;
     p.q = l->q;
-    p.alpha = (float)(0.5 / (double)p.d);
-    p.beta = (float)(-0.5 * (double)p.c / (double)p.d + 0.5);
-    p.lo = p.c - p.d;
-    p.hi = p.c + p.d;
+    p.lo = (double)p.c - (double)p.d; /* exact for float c, d of similar size */
+    p.hi = (double)p.c + (double)p.d;
+    p.inv2d = 0.5 / (double)p.d;
     p.S = l->rescale ? p.c + p.d : 1.0f;
     p.scale = p.S / p.q;
     p.rescale = l->rescale ? 1.0f : 0.0f;
@@ -67,10 +66,14 @@ static QilP qil_params(const Quantizer *q) {
     return p;
 }
 
-/* Element x: its sign s (+1 for unsigned grids), magnitude a, u (clamped to [0, 1]
- * against rounding at the interval ends), T, and region: 0 pruned, 1 inside, 2 clipped. */
+/* Element x: its sign s (+1 for unsigned grids), magnitude a, u, T, and region:
+ * 0 pruned, 1 inside, 2 clipped. u = alpha*a + beta is evaluated as (a - (c - d)) * 0.5/d
+ * in double (the same value, without the cancellation of alpha*a + beta near a = c - d,
+ * where gamma u^(gamma-1) is steep for gamma < 1); the regions compare a with c -+ d
+ * exactly, so u lies in [0, 1] (clamped against the rounding of the division). */
 typedef struct {
-    float s, a, u, T;
+    float s, a, T;
+    double u;
     int region;
 } QilElem;
 
@@ -83,27 +86,32 @@ static inline QilElem qil_elem(const QilP *p, float x) {
         e.s = 1.0f;
         e.a = x;
     }
-    if (e.a < p->lo) {
+    double a = e.a;
+    if (a < p->lo) {
         e.region = 0;
-        e.u = 0.0f;
+        e.u = 0.0;
         e.T = 0.0f;
-    } else if (e.a > p->hi) {
+    } else if (a > p->hi) {
         e.region = 2;
-        e.u = 1.0f;
+        e.u = 1.0;
         e.T = 1.0f;
     } else {
         e.region = 1;
-        e.u = qclip(p->alpha * e.a + p->beta, 0.0f, 1.0f);
-        e.T = p->unit_gamma ? e.u : powf(e.u, p->gamma);
+        e.u = (a - p->lo) * p->inv2d;
+        if (e.u > 1.0) e.u = 1.0;
+        e.T = p->unit_gamma ? (float)e.u : powf((float)e.u, p->gamma);
     }
     return e;
 }
 
-/* gamma u^(gamma-1) (the common factor of dT/da, dT/dc, dT/dd), with the u = 0 guard. */
-static inline float qil_dpow(const QilP *p, float u) {
+/* gamma u^(gamma-1) (the common factor of dT/da, dT/dc, dT/dd), with the guard: for
+ * gamma < 1, u = 1e-12 where u = 0 (5.3), and likewise for 0 < u < 1e-12 (only reachable
+ * a hair above c - d; keeps the factor bounded and continuous). */
+static inline float qil_dpow(const QilP *p, double u) {
     if (p->unit_gamma) return 1.0f;
-    if (u == 0.0f && p->gamma < 1.0f) u = QIL_U_GUARD;
-    return p->gamma * powf(u, p->gamma - 1.0f);
+    float uf = (float)u;
+    if (p->gamma < 1.0f && uf < QIL_U_GUARD) uf = QIL_U_GUARD;
+    return p->gamma * powf(uf, p->gamma - 1.0f);
 }
 
 /* The integer code sign * round(T q) of x (+0, never -0, for a zero code, so that
@@ -176,8 +184,8 @@ static void qil_backward(Quantizer *q, QuantInput in, const float *dy, float *dx
         /* Pass 3 (weights): dL/dgamma, dT/dgamma = u^gamma ln u (0 at u = 0). */
         QUANT_CHUNKED_SUM(n, gg, i, {
             QilElem e = qil_elem(&p, x[i]);
-            if (e.s != 0.0f && e.region == 1 && e.u > 0.0f)
-                acc += (double)dy[i] * e.s * S * (double)e.T * log((double)e.u);
+            if (e.s != 0.0f && e.region == 1 && e.u > 0.0)
+                acc += (double)dy[i] * e.s * S * (double)e.T * log(e.u);
         });
         q->params[2]->t.grad[0] += (float)gg;
     }
@@ -206,7 +214,8 @@ static void qil_clamp(Quantizer *q) {
 
 static void qil_destroy(Quantizer *q) { free(q->state); }
 
-static const QuantizerOps QIL_OPS = {"qil", qil_init, qil_forward, qil_backward, qil_export, qil_clamp, qil_destroy};
+static const QuantizerOps QIL_OPS = {"qil", qil_init, qil_forward, qil_backward, qil_export,
+                                     qil_clamp, qil_destroy};
 
 Quantizer *qil_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("qil: bit width must be 2..16 (got %d)", spec->bits);
@@ -214,7 +223,8 @@ Quantizer *qil_make(const QuantSpec *spec) {
     q->per_channel = 0; /* per-tensor only (see the top of this file) */
     Qil *l = qat_calloc(1, sizeof *l);
     l->q = q->is_signed ? ldexpf(1.0f, q->bits - 1) - 1.0f : ldexpf(1.0f, q->bits) - 1.0f;
-    l->rescale = spec->cfg && cfg_has(spec->cfg, "quantizer.rescale") ? cfg_bool(spec->cfg, "quantizer.rescale") : 1;
+    /* quantizer.rescale (default true; also without a config, as in unit tests) */
+    l->rescale = !spec->cfg || !cfg_has(spec->cfg, "quantizer.rescale") || cfg_bool(spec->cfg, "quantizer.rescale");
     q->state = l;
     quantizer_add_param(q, "c", 1, 0, 1.0f);
     quantizer_add_param(q, "d", 1, 0, 1.0f);

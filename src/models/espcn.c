@@ -1,0 +1,393 @@
+/* ESPCN x3 super-resolution (METHODS.md 7.3; the recipe of BASELINES.md that reached
+ * Set5 32.4 dB in PyTorch):
+ *   x [B,1,h,w]  LR luminance in [0,1]
+ *   conv1 5x5 1->64, pad 2, tanh
+ *   conv2 3x3 64->32, pad 1, tanh
+ *   conv3 3x3 32->9, pad 1
+ *   pixel shuffle 3 -> [B,1,3h,3w]; MSE against the HR luminance in [0,1]
+ * Init N(0, sqrt(2/(out k k))) for conv1/conv2, N(0, 1e-3) for conv3, zero biases; Adam
+ * (AdamW with weight decay 0), conv3 at a tenth of the learning rate.
+ * Data (data/sr.h): 17x17 LR patches every 7 LR pixels of T91 (optionally + BSD200), one
+ * random dihedral transform per batch; the last partial batch is dropped (136 steps of
+ * 64 per epoch on T91, as the PyTorch recipe).
+ * Evaluation on whole images of Set5, Set14, BSD100: PSNR on Y (metrics/psnr.h) of the
+ * model and of bicubic upscaling.
+ * Quant sites: conv1 (first; input unsigned, the image), conv2 (input signed: tanh),
+ * conv3 (last; input signed: tanh). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/sha256.h"
+#include "data/fetch.h"
+#include "data/sr.h"
+#include "io/atomic_file.h"
+#include "metrics/psnr.h"
+#include "models/model.h"
+#include "nn/fast_tanh.h"
+#include "nn/layers.h"
+
+extern const ModelDef espcn_model;
+
+static const CfgField SCHEMA[] = {
+    {"model", "scale", CFG_INT, "3", "upscaling factor r (conv3 has r^2 outputs)"},
+    {"model", "features1", CFG_INT, "64", "conv1 output channels"},
+    {"model", "features2", CFG_INT, "32", "conv2 output channels"},
+    {"model", "init", CFG_STRING, "normal",
+     "normal: N(0, sqrt(2/(out k k))) conv1/conv2, N(0, 1e-3) conv3, zero biases; pytorch: PyTorch default"},
+    {"model", "last_lr_scale", CFG_FLOAT, "0.1", "conv3's learning rate relative to training.lr"},
+    {"dataset", "root_dir", CFG_STRING, "data/sr", "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
+    {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) and verify when missing"},
+    {"dataset", "train_dir", CFG_STRING, "", "train on the .png/.bmp images of this folder instead of T91"},
+    {"dataset", "bsd200", CFG_BOOL, "false", "add BSD200 to the training images (T91 + BSD200 = 291)"},
+    {"dataset", "patch_size", CFG_INT, "17", "LR patch side (the HR patch is scale times larger)"},
+    {"dataset", "stride", CFG_INT, "7", "LR pixels between patches"},
+    {"dataset", "augment", CFG_BOOL, "true", "a random flip/rotation (dihedral) per batch"},
+    {"dataset", "train_limit", CFG_INT, "0", "use only the first N patches (0: all)"},
+    {"dataset", "gray_as_y", CFG_BOOL, "false",
+     "grayscale images are Y itself (SRCNN code) instead of R = G = B (METHODS.md 8.4)"},
+    {"dataset", "cache", CFG_BOOL, "true", "keep prepared sets in DATA_ROOT/sr/cache (verified data only)"},
+    {"evaluation", "sets", CFG_STRING, "set5,set14,bsd100", "comma-separated test sets: set5, set14, bsd100"},
+    {"evaluation", "border", CFG_INT, "-1", "pixels cut from every side for PSNR (-1: the scale)"},
+    {"evaluation", "round_uint8", CFG_BOOL, "true", "round the output to 8 bits before PSNR (MATLAB style)"},
+    {"evaluation", "save_images", CFG_STRING, "", "write the super-resolved Y planes as PNG into this folder"},
+    {"training", "batch_size", CFG_INT, "64", "patches per step"},
+    {"training", "epochs", CFG_INT, "150", "passes over the training patches"},
+    {"training", "lr", CFG_FLOAT, "0.001", "Adam learning rate (conv3: times model.last_lr_scale)"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay (0: Adam)"},
+    {"training", "lr_decay_at", CFG_FLOAT, "0.8", "fraction of the epochs after which lr is multiplied by lr_decay_factor"},
+    {"training", "lr_decay_factor", CFG_FLOAT, "0.1", "step decay factor"},
+    {"training", "eval_every", CFG_INT, "10", "evaluate every N epochs (and after the last)"},
+    {NULL, NULL, 0, NULL, NULL},
+};
+
+#define MAX_TEST 3
+
+typedef struct {
+    Conv2d conv1, conv2, conv3;
+    int scale, psize, augment;
+    SrSet train;
+    SrPatches patches;
+    int ntest;
+    char test_name[MAX_TEST][16];
+    SrSet test[MAX_TEST];
+    double bicubic[MAX_TEST]; /* mean bicubic PSNR of each test set */
+    int border, round8;
+    char save_dir[512];
+    int *order;             /* patch order of this epoch */
+    unsigned char *tform;   /* dihedral transform of each batch */
+    float *bx, *by;         /* gathered batch: LR [B,1,p,p], HR [B,1,rp,rp] */
+} Espcn;
+
+static Tensor *forward(Espcn *s, Graph *g, float *x, int B, int h, int w) {
+    int shape[4] = {B, 1, h, w};
+    Tensor *t = graph_input(g, x, 4, shape);
+    t = op_fast_tanh(g, conv2d_forward(g, &s->conv1, t));
+    t = op_fast_tanh(g, conv2d_forward(g, &s->conv2, t));
+    t = conv2d_forward(g, &s->conv3, t);
+    return op_pixel_shuffle(g, t, s->scale);
+}
+
+static void begin_epoch(Model *m, Rng *rng) {
+    Espcn *s = m->self;
+    for (int i = 0; i < s->patches.n; i++) s->order[i] = i;
+    rng_shuffle(rng, s->order, (size_t)s->patches.n);
+    for (int b = 0; b < m->train_batches; b++) s->tform[b] = s->augment ? (unsigned char)rng_below(rng, 8) : 0;
+}
+
+static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *count) {
+    (void)correct;
+    (void)count; /* no training accuracy for regression */
+    Espcn *s = m->self;
+    int start = b * m->batch_size;
+    int B = s->patches.n - start < m->batch_size ? s->patches.n - start : m->batch_size;
+    int p = s->psize, hp = p * s->scale;
+    for (int i = 0; i < B; i++)
+        sr_patch_get(&s->train, &s->patches.p[s->order[start + i]], p, s->tform[b],
+                     s->bx + (size_t)i * p * p, s->by + (size_t)i * hp * hp);
+    Tensor *y = forward(s, g, s->bx, B, p, p);
+    return op_mse(g, y, s->by);
+}
+
+static void save_png(const char *dir, const char *set, const SrImage *im, const float *y) {
+    const char *base = strrchr(im->name, '/');
+    base = base ? base + 1 : im->name;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, set);
+    make_dirs(path);
+    snprintf(path, sizeof path, "%s/%s/%.*s.png", dir, set, (int)(strcspn(base, ".")), base);
+    unsigned char *px = qat_malloc((size_t)im->h * im->w);
+    for (size_t i = 0; i < (size_t)im->h * im->w; i++) {
+        float v = y[i] < 0.0f ? 0.0f : y[i] > 1.0f ? 1.0f : y[i];
+        px[i] = (unsigned char)floorf(v * 255.0f + 0.5f);
+    }
+    image_write_png_gray(path, px, im->w, im->h);
+    free(px);
+}
+
+/* Whole images, one at a time: PSNR of each, averaged per set. "loss" is the mean MSE
+ * (on [0,1], unclipped) over the first set's images, the training objective. */
+static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+    Espcn *s = m->self;
+    (void)split; /* the SR benchmarks are test sets; there is no validation split */
+    double loss = 0.0;
+    for (int k = 0; k < s->ntest; k++) {
+        const SrSet *set = &s->test[k];
+        double sum = 0.0;
+        for (int i = 0; i < set->n; i++) {
+            const SrImage *im = &set->img[i];
+            graph_reset(g);
+            Tensor *y = forward(s, g, im->lr, 1, im->h / s->scale, im->w / s->scale);
+            sum += psnr_y(y->data, im->hr, im->h, im->w, s->border, s->round8);
+            if (k == 0) {
+                double e = 0.0;
+                for (size_t j = 0; j < y->size; j++) {
+                    double d = y->data[j] - im->hr[j] / 255.0;
+                    e += d * d;
+                }
+                loss += e / (double)y->size / set->n;
+            }
+            if (s->save_dir[0]) save_png(s->save_dir, s->test_name[k], im, y->data);
+        }
+        char key[40];
+        snprintf(key, sizeof key, "psnr_%s", s->test_name[k]);
+        metrics_set(out, key, sum / set->n);
+        snprintf(key, sizeof key, "psnr_%s_bicubic", s->test_name[k]);
+        metrics_set(out, key, s->bicubic[k]);
+    }
+    graph_reset(g);
+    if (s->ntest > 0) metrics_set(out, "loss", loss);
+}
+
+static void destroy(Model *m) {
+    Espcn *s = m->self;
+    sr_set_free(&s->train);
+    sr_patches_free(&s->patches);
+    for (int k = 0; k < s->ntest; k++) sr_set_free(&s->test[k]);
+    free(s->order);
+    free(s->tform);
+    free(s->bx);
+    free(s->by);
+    free(s);
+    param_list_free(&m->params, 1);
+    quant_site_list_free(&m->sites);
+    free(m);
+}
+
+/* ---- data --------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;    /* "t91" */
+    const char *rel;     /* under the SR root: a .tar.gz or a folder */
+    const char *dataset; /* fetch table name */
+} SrSource;
+
+static const SrSource SOURCES[] = {
+    {"t91", "yang91.tar.gz", "sr"},   {"bsd200", "bsd200.tar.gz", "sr_bsd200"},
+    {"set5", "Set5", "sr"},           {"set14", "Set14", "sr"},
+    {"bsd100", "bsd100.tar.gz", "sr"}, {NULL, NULL, NULL},
+};
+
+static const SrSource *find_source(const char *name) {
+    for (const SrSource *src = SOURCES; src->name; src++)
+        if (strcmp(src->name, name) == 0) return src;
+    return NULL;
+}
+
+/* The cache file of a set prepared from verified data: named by a hash of everything
+ * that changes its content (the pipeline version, the source, scale, gray handling). */
+static uint64_t cache_key(const SrSource *src, int scale, int gray_as_y, char *path, size_t cap) {
+    char desc[256], hex[65];
+    snprintf(desc, sizeof desc, "espcn-sr v1 matlab-bicubic rgb2ycbcr-u8 modcrop src=%s scale=%d gray_as_y=%d",
+             src->rel, scale, gray_as_y);
+    Sha256 h;
+    sha256_init(&h);
+    sha256_update(&h, desc, strlen(desc));
+    sha256_final_hex(&h, hex);
+    snprintf(path, cap, "%s/sr/cache/%s_x%d_%.16s.bin", data_root(), src->name, scale, hex);
+    return strtoull(hex + 48, NULL, 16);
+}
+
+static void add_source(SrSet *s, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) sr_set_add_dir(s, path);
+    else sr_set_add_tar(s, path);
+}
+
+static void load_set(SrSet *s, const Config *cfg, const char *name) {
+    const SrSource *src = find_source(name);
+    QAT_ASSERT(src != NULL);
+    const char *root = cfg_str(cfg, "dataset.root_dir");
+    int verified = strcmp(root, "data/sr") == 0 && cfg_bool(cfg, "dataset.download");
+    char cpath[1024] = "", path[1024];
+    uint64_t key = 0;
+    if (verified && cfg_bool(cfg, "dataset.cache")) {
+        key = cache_key(src, s->scale, s->gray_as_y, cpath, sizeof cpath);
+        if (sr_set_cache_load(s, cpath, key)) return;
+    }
+    if (verified) {
+        data_fetch(src->dataset);
+        snprintf(path, sizeof path, "%s/sr/%s", data_root(), src->rel);
+    } else {
+        snprintf(path, sizeof path, "%s/%s", root, src->rel);
+    }
+    add_source(s, path);
+    if (cpath[0]) {
+        sr_set_cache_save(s, cpath, key);
+        fprintf(stderr, "qat: prepared %s (%d images) -> %s\n", name, s->n, cpath);
+    }
+}
+
+static double bicubic_psnr(const SrSet *set, int border, int round8) {
+    double sum = 0.0;
+    for (int i = 0; i < set->n; i++) {
+        const SrImage *im = &set->img[i];
+        float *up = qat_malloc((size_t)im->h * im->w * sizeof(float));
+        sr_bicubic_up(set, im, up);
+        sum += psnr_y(up, im->hr, im->h, im->w, border, round8);
+        free(up);
+    }
+    return sum / set->n;
+}
+
+static void load_data(Espcn *s, Model *m, const Config *cfg) {
+    int gray = cfg_bool(cfg, "dataset.gray_as_y");
+    sr_set_init(&s->train, s->scale, gray);
+    const char *train_dir = cfg_str(cfg, "dataset.train_dir");
+    if (train_dir[0]) {
+        sr_set_add_dir(&s->train, train_dir);
+    } else {
+        load_set(&s->train, cfg, "t91");
+        if (cfg_bool(cfg, "dataset.bsd200")) {
+            SrSet extra;
+            sr_set_init(&extra, s->scale, gray);
+            load_set(&extra, cfg, "bsd200");
+            for (int i = 0; i < extra.n; i++) { /* move the images over */
+                SrImage *im = &extra.img[i];
+                if (s->train.n == s->train.cap) {
+                    s->train.cap = 2 * s->train.cap + extra.n;
+                    s->train.img = qat_realloc(s->train.img, (size_t)s->train.cap * sizeof *s->train.img);
+                }
+                s->train.img[s->train.n++] = *im;
+            }
+            free(extra.img);
+        }
+    }
+    int stride = (int)cfg_int(cfg, "dataset.stride");
+    if (stride < 1) qat_die("dataset.stride must be >= 1 (got %d)", stride);
+    sr_patches_index(&s->patches, &s->train, s->psize, stride);
+    int hp = s->psize * s->scale;
+    if (s->patches.skipped)
+        printf("espcn: skipped %d of %d training images smaller than one %dx%d HR patch\n",
+               s->patches.skipped, s->train.n, hp, hp);
+    if (s->patches.n == 0)
+        qat_die("no training patch: all %d training images are smaller than one %dx%d HR patch "
+                "(dataset.patch_size %d x model.scale %d)", s->train.n, hp, hp, s->psize, s->scale);
+    int limit = (int)cfg_int(cfg, "dataset.train_limit");
+    if (limit < 0) qat_die("dataset.train_limit must be >= 0 (got %d)", limit);
+    if (limit > 0 && limit < s->patches.n) s->patches.n = limit;
+
+    /* Test sets named in evaluation.sets. */
+    const char *list = cfg_str(cfg, "evaluation.sets");
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ", ");
+        if (len > 0) {
+            char name[16];
+            if (len >= sizeof name) len = sizeof name - 1;
+            memcpy(name, p, len);
+            name[len] = '\0';
+            const SrSource *src = find_source(name);
+            if (!src || strcmp(name, "t91") == 0 || strcmp(name, "bsd200") == 0)
+                qat_die("evaluation.sets: unknown test set '%s' (known: set5, set14, bsd100)", name);
+            for (int k = 0; k < s->ntest; k++)
+                if (strcmp(s->test_name[k], name) == 0) qat_die("evaluation.sets lists '%s' twice", name);
+            QAT_ASSERT(s->ntest < MAX_TEST);
+            snprintf(s->test_name[s->ntest], sizeof s->test_name[0], "%s", name);
+            sr_set_init(&s->test[s->ntest], s->scale, gray);
+            load_set(&s->test[s->ntest], cfg, name);
+            for (int i = 0; i < s->test[s->ntest].n; i++) {
+                const SrImage *im = &s->test[s->ntest].img[i];
+                if (im->h <= 2 * s->border || im->w <= 2 * s->border)
+                    qat_die("%s: a %dx%d test image leaves nothing after cutting a %d-pixel border",
+                            im->name, im->w, im->h, s->border);
+            }
+            s->bicubic[s->ntest] = bicubic_psnr(&s->test[s->ntest], s->border, s->round8);
+            s->ntest++;
+        }
+        p += len;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    printf("espcn: %d training patches (LR %dx%d, stride %d) from %d images; bicubic x%d PSNR:",
+           s->patches.n, s->psize, s->psize, stride, s->train.n - s->patches.skipped, s->scale);
+    for (int k = 0; k < s->ntest; k++) printf(" %s %.2f dB", s->test_name[k], s->bicubic[k]);
+    printf("\n");
+    (void)m;
+}
+
+/* ---- model -------------------------------------------------------------------------- */
+
+static void init_normal(Conv2d *c, Rng *rng, double std) {
+    for (size_t i = 0; i < c->w->t.size; i++) c->w->t.data[i] = (float)(std * rng_normal(rng));
+    memset(c->b->t.data, 0, c->b->t.size * sizeof(float));
+}
+
+static Model *create(const Config *cfg, uint64_t seed) {
+    Model *m = qat_calloc(1, sizeof *m);
+    Espcn *s = qat_calloc(1, sizeof *s);
+    m->def = &espcn_model;
+    m->self = s;
+    m->batch_size = (int)cfg_int(cfg, "training.batch_size");
+    if (m->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", m->batch_size);
+    s->scale = (int)cfg_int(cfg, "model.scale");
+    if (s->scale < 1 || s->scale > 8) qat_die("model.scale must be in 1..8 (got %d)", s->scale);
+    s->psize = (int)cfg_int(cfg, "dataset.patch_size");
+    if (s->psize < 1) qat_die("dataset.patch_size must be >= 1 (got %d)", s->psize);
+    int f1 = (int)cfg_int(cfg, "model.features1"), f2 = (int)cfg_int(cfg, "model.features2");
+    if (f1 < 1 || f2 < 1) qat_die("model.features1 and model.features2 must be >= 1");
+    s->augment = cfg_bool(cfg, "dataset.augment");
+    s->border = (int)cfg_int(cfg, "evaluation.border");
+    if (s->border < 0) s->border = s->scale;
+    s->round8 = cfg_bool(cfg, "evaluation.round_uint8");
+    snprintf(s->save_dir, sizeof s->save_dir, "%s", cfg_str(cfg, "evaluation.save_images"));
+
+    Rng rng;
+    rng_seed(&rng, seed);
+    LayerBuilder lb = {&m->params, &m->sites, &rng};
+    int r2 = s->scale * s->scale;
+    conv2d_init(&s->conv1, &lb, "conv1", 1, f1, 5, 1, 2, 1, (SiteSpec){0, SITE_FIRST, FOLLOW_TANH});
+    conv2d_init(&s->conv2, &lb, "conv2", f1, f2, 3, 1, 1, 1, (SiteSpec){1, SITE_MIDDLE, FOLLOW_TANH});
+    conv2d_init(&s->conv3, &lb, "conv3", f2, r2, 3, 1, 1, 1, (SiteSpec){1, SITE_LAST, FOLLOW_NONE});
+    const char *init = cfg_str(cfg, "model.init");
+    if (strcmp(init, "normal") == 0) {
+        init_normal(&s->conv1, &rng, sqrt(2.0 / (f1 * 25)));
+        init_normal(&s->conv2, &rng, sqrt(2.0 / (f2 * 9)));
+        init_normal(&s->conv3, &rng, 1e-3);
+    } else if (strcmp(init, "pytorch") != 0) {
+        qat_die("model.init must be 'normal' or 'pytorch' (got '%s')", init);
+    }
+    float last = (float)cfg_float(cfg, "model.last_lr_scale");
+    if (!(last >= 0.0f)) qat_die("model.last_lr_scale must be >= 0");
+    s->conv3.w->lr_scale = last;
+    s->conv3.b->lr_scale = last;
+
+    load_data(s, m, cfg);
+    int n = s->patches.n;
+    /* Drop the last partial batch (the PyTorch recipe's DataLoader, drop_last). */
+    m->train_batches = n >= m->batch_size ? n / m->batch_size : 1;
+    if (n < m->batch_size) m->batch_size = n;
+    int hp = s->psize * s->scale;
+    s->order = qat_malloc((size_t)n * sizeof(int));
+    s->tform = qat_calloc((size_t)m->train_batches, 1);
+    s->bx = qat_malloc((size_t)m->batch_size * s->psize * s->psize * sizeof(float));
+    s->by = qat_malloc((size_t)m->batch_size * hp * hp * sizeof(float));
+    m->begin_epoch = begin_epoch;
+    m->train_loss = train_loss;
+    m->evaluate = evaluate;
+    m->destroy = destroy;
+    return m;
+}
+
+const ModelDef espcn_model = {"espcn", SCHEMA, "psnr_set5", create};
