@@ -7,20 +7,11 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/fused_dropout.h"
 
 /* Query rows per score tile: a tile of rows i0..i1 needs keys 0..i1 only, so most of the
  * causal upper triangle is never computed (about a third of the work at length 200). */
 #define ATT_TILE 64
-
-/* rng_counter_uniform, inlined here: the dropout on attention probabilities draws one
- * value per causal score, the most draws of any op in the model. */
-static inline float counter_uniform(uint64_t key, uint64_t index) {
-    uint64_t z = (key ^ (index * 0xD1B54A32D192ED03ull)) + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (1.0f / 16777216.0f);
-}
 
 static inline int tile_end(int i0, int n) { return i0 + ATT_TILE < n ? i0 + ATT_TILE : n; }
 
@@ -48,8 +39,9 @@ static HeadView head_view(Cols q, Cols k, Cols v, Tensor *y, int row, int col, i
 /* One (sequence, head) forward: probabilities into pm, after dropout into pd (pd == pm
  * when there is none), both [n, n] row-major with zeros above the diagonal inside each
  * tile (entries right of a tile are never read); then the output rows. */
-static void head_forward(HeadView h, int n, int dh, float *pm, float *pd, float p, uint64_t key, size_t base) {
+static void head_forward(HeadView h, int n, int dh, float *pm, float *pd, float p, uint32_t key, uint32_t base) {
     float scale = 1.0f / sqrtf((float)dh), keep = 1.0f / (1.0f - p);
+    uint32_t th = dropout_threshold(p);
     for (int i0 = 0; i0 < n; i0 += ATT_TILE) {
         int i1 = tile_end(i0, n);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, dh, scale, h.q + (size_t)i0 * h.ldq,
@@ -65,8 +57,8 @@ static void head_forward(HeadView h, int n, int dh, float *pm, float *pd, float 
             for (int j = i + 1; j < i1; j++) row[j] = 0.0f;
             if (pd != pm) {
                 float *drow = pd + (size_t)i * n;
-                size_t idx = base + (size_t)i * n;
-                for (int j = 0; j <= i; j++) drow[j] = counter_uniform(key, idx + j) >= p ? row[j] * keep : 0.0f;
+                uint32_t idx = base + (uint32_t)i * (uint32_t)n;
+                for (int j = 0; j <= i; j++) drow[j] = dropout_bits(key, idx + (uint32_t)j) >= th ? row[j] * keep : 0.0f;
                 for (int j = i + 1; j < i1; j++) drow[j] = 0.0f;
             }
         }
@@ -158,7 +150,7 @@ Tensor *op_causal_attention(Graph *g, Cols q, Cols k, Cols v, int d, int heads, 
     size_t per = (size_t)sb->max_len * sb->max_len;
     float *pm = graph_alloc(g, (grad ? poff[pairs] : nt * per) * sizeof(float));
     float *pd = drop ? graph_alloc(g, (grad ? poff[pairs] : nt * per) * sizeof(float)) : pm;
-    uint64_t key = drop ? rng_u64(&g->rng) : 0;
+    uint32_t key = drop ? (uint32_t)rng_u64(&g->rng) : 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int pi = 0; pi < pairs; pi++) {
         int s = pi / heads, h = pi % heads;
@@ -167,7 +159,7 @@ Tensor *op_causal_attention(Graph *g, Cols q, Cols k, Cols v, int d, int heads, 
         QAT_ASSERT(n <= sb->max_len);
         size_t at = grad ? poff[pi] : (size_t)omp_get_thread_num() * per;
         HeadView hv = head_view(q, k, v, y, row, h * dh, 0);
-        head_forward(hv, n, dh, pm + at, pd + at, drop ? p : 0.0f, key, poff[pi]);
+        head_forward(hv, n, dh, pm + at, pd + at, drop ? p : 0.0f, key, (uint32_t)poff[pi]);
     }
     if (grad) {
         AttCtx *c = graph_alloc(g, sizeof *c);
@@ -311,11 +303,10 @@ void attn_block_init(AttnBlock *b, LayerBuilder *lb, const char *name, BlockKind
     linear_init(&b->fc2, lb, n, ffn, d, 1, (SiteSpec){gelu, SITE_MIDDLE, FOLLOW_NONE});
 }
 
-static Tensor *ffn_forward(Graph *g, AttnBlock *b, Tensor *h, const SeqBatch *sb) {
-    Tensor *u = linear_forward(g, &b->fc1, h, sb->n);
-    u = b->gelu ? op_gelu(g, u) : op_relu(g, u);
-    u = op_dropout(g, u, b->dropout);
-    return op_dropout(g, linear_forward(g, &b->fc2, u, sb->n), b->dropout);
+/* x + Dropout(fc2(Dropout(act(fc1(h))))) */
+static Tensor *ffn_residual(Graph *g, AttnBlock *b, Tensor *x, Tensor *h, const SeqBatch *sb) {
+    Tensor *u = op_act_dropout(g, linear_forward(g, &b->fc1, h, sb->n), b->gelu, b->dropout);
+    return op_add_dropout(g, x, linear_forward(g, &b->fc2, u, sb->n), b->dropout);
 }
 
 Tensor *attn_block_forward(Graph *g, AttnBlock *b, Tensor *x, const SeqBatch *sb) {
@@ -323,10 +314,10 @@ Tensor *attn_block_forward(Graph *g, AttnBlock *b, Tensor *x, const SeqBatch *sb
         Tensor *q = op_layernorm(g, x, &b->ln1_w->t, &b->ln1_b->t, b->ln_eps);
         x = op_add(g, q, attention_forward(g, &b->attn, q, x, sb));
         Tensor *h = op_layernorm(g, x, &b->ln2_w->t, &b->ln2_b->t, b->ln_eps);
-        return op_add(g, h, ffn_forward(g, b, h, sb));
+        return ffn_residual(g, b, h, h, sb);
     }
     Tensor *a = op_layernorm(g, x, &b->ln1_w->t, &b->ln1_b->t, b->ln_eps);
-    x = op_add(g, x, op_dropout(g, attention_forward(g, &b->attn, a, NULL, sb), b->dropout));
+    x = op_add_dropout(g, x, attention_forward(g, &b->attn, a, NULL, sb), b->dropout);
     Tensor *h = op_layernorm(g, x, &b->ln2_w->t, &b->ln2_b->t, b->ln_eps);
-    return op_add(g, x, ffn_forward(g, b, h, sb));
+    return ffn_residual(g, b, x, h, sb);
 }

@@ -83,8 +83,9 @@ static void lsq_export(Quantizer *q, QuantInput in, QuantExport *out) {
     size_t m = in.n / (size_t)in.rows;
     for (int r = 0; r < in.rows; r++) {
         out->scales[r] = s[r];
+        float inv = 1.0f / s[r]; /* as forward computes it, so codes match bit for bit */
         for (size_t i = 0; i < m; i++)
-            out->codes[(size_t)r * m + i] = (int32_t)qround(qclip(in.x[(size_t)r * m + i] / s[r], -l->qn, l->qp));
+            out->codes[(size_t)r * m + i] = (int32_t)qround(qclip(in.x[(size_t)r * m + i] * inv, -l->qn, l->qp));
     }
     out->levels = NULL;
     out->nlevels = (int)(l->qn + l->qp + 1);
@@ -102,6 +103,7 @@ static void lsq_destroy(Quantizer *q) { free(q->state); }
 static const QuantizerOps LSQ_OPS = {"lsq", lsq_init, lsq_forward, lsq_backward, lsq_export, lsq_clamp, lsq_destroy};
 
 Quantizer *lsq_make(const QuantSpec *spec) {
+    if (spec->bits < 2 || spec->bits > 16) qat_die("lsq: bit width must be 2..16 (got %d)", spec->bits);
     Quantizer *q = quantizer_alloc(&LSQ_OPS, spec);
     Lsq *l = qat_calloc(1, sizeof *l);
     if (q->is_signed) {

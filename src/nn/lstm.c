@@ -1,0 +1,429 @@
+#include "nn/lstm.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* Packing                                                                               */
+
+void lstm_pack(Graph *g, LstmPack *p, const int *len, int B) {
+    QAT_ASSERT(B >= 1);
+    for (int b = 0; b < B; b++) {
+        if (len[b] < 1) qat_die("lstm: sequence %d of the batch is empty", b);
+        if (b > 0 && len[b] > len[b - 1]) qat_die("lstm: the batch is not sorted by length, longest first");
+    }
+    p->B = B;
+    p->T = len[0];
+    p->len = len;
+    p->bs = graph_alloc(g, (size_t)p->T * sizeof(int));
+    p->off = graph_alloc(g, (size_t)(p->T + 1) * sizeof(int));
+    int active = B;
+    p->off[0] = 0;
+    for (int t = 0; t < p->T; t++) {
+        while (len[active - 1] <= t) active--;
+        p->bs[t] = active;
+        p->off[t + 1] = p->off[t] + active;
+    }
+    p->N = p->off[p->T];
+    p->rev = graph_alloc(g, (size_t)p->N * sizeof(int));
+    for (int k = 0; k < p->T; k++)
+        for (int b = 0; b < p->bs[k]; b++) p->rev[p->off[k] + b] = p->off[len[b] - 1 - k] + b;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Parameters and quant sites                                                            */
+
+static Param *new_param(LayerBuilder *lb, const char *name, const char *what, int index, int reverse,
+                        int rows, int cols, float bound) {
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s_l%d%s", name, what, index, reverse ? "_reverse" : "");
+    int shape[2] = {rows, cols};
+    Param *p = param_new(full, cols ? 2 : 1, shape, cols ? PARAM_GROUP_WEIGHT : PARAM_GROUP_NO_DECAY);
+    for (size_t i = 0; i < p->t.size; i++) p->t.data[i] = rng_uniform_range(lb->rng, -bound, bound);
+    param_list_add(lb->params, p);
+    return p;
+}
+
+void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index, int in, int hidden,
+                     int bidirectional) {
+    memset(l, 0, sizeof *l);
+    l->in = in;
+    l->hidden = hidden;
+    l->ndir = bidirectional ? 2 : 1;
+    int G = 4 * hidden;
+    float bound = 1.0f / sqrtf((float)hidden);
+    char site[64];
+    snprintf(site, sizeof site, "%s.l%d", name, index);
+    quant_site_declare(lb->sites, &l->x_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
+    for (int d = 0; d < l->ndir; d++) {
+        LstmDirection *dir = &l->dir[d];
+        dir->w_ih = new_param(lb, name, "weight_ih", index, d, G, in, bound);
+        dir->w_hh = new_param(lb, name, "weight_hh", index, d, G, hidden, bound);
+        dir->b_ih = new_param(lb, name, "bias_ih", index, d, G, 0, bound);
+        dir->b_hh = new_param(lb, name, "bias_hh", index, d, G, 0, bound);
+        snprintf(site, sizeof site, "%s.l%d%s.ih", name, index, d ? "_reverse" : "");
+        quant_site_declare(lb->sites, &dir->wih_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
+        snprintf(site, sizeof site, "%s.l%d%s.hh", name, index, d ? "_reverse" : "");
+        quant_site_declare(lb->sites, &dir->whh_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
+        quant_site_declare(lb->sites, &dir->h_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
+        /* Weight and input of each product, for the site table and the model size. No
+         * layer_ptr: PTQ reconstruction (AdaRound) has no LSTM layer kind yet. */
+        dir->wih_q.weight = dir->w_ih;
+        dir->wih_q.partner = &l->x_q;
+        dir->whh_q.weight = dir->w_hh;
+        dir->whh_q.partner = &dir->h_q;
+        dir->h_q.weight = dir->w_hh;
+        dir->h_q.partner = &dir->whh_q;
+    }
+    l->x_q.partner = &l->dir[0].wih_q;
+    l->x_q.weight = l->dir[0].w_ih;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Gate nonlinearities. A polynomial exp (Cephes expf: |rel err| < 2e-7 on the clamped
+ * range, no denormals) so that the gate loops vectorise; libm's expf/tanhf do not.      */
+
+static inline float lstm_exp(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+static inline float lstm_sigmoid(float x) { return 1.0f / (1.0f + lstm_exp(-x)); }
+static inline float lstm_tanh(float x) { return 2.0f / (1.0f + lstm_exp(-2.0f * x)) - 1.0f; }
+
+/* ------------------------------------------------------------------------------------ */
+/* One direction: buffers in its own scan order (row (k, b) = off[k] + b)                */
+
+typedef struct {
+    LstmDirection *dir;
+    Tensor *wih, *whh;  /* the (quantized) weights the products read */
+    const float *x;     /* input [N, in] in scan order (the reverse direction: a copy) */
+    float *bias;        /* b_ih + b_hh [4H] */
+    float *gates;       /* [N, 4H]: G = x W_ih^T, then the activations i f g o, then dz */
+    float *c, *tc;      /* [N, H]: c_t and tanh(c_t) */
+    float *hprev;       /* [N, H]: row (k, b) = what W_hh reads at step k (rows of k = 0: 0) */
+    float *hfp;         /* [N, H]: h_{k-1} before quantization (only with a quantizer) */
+    float *z;           /* [B, 4H] scratch: W_hh h_{t-1} */
+    Quantizer *hq;      /* the h_{t-1} quantizer, or NULL */
+} DirState;
+
+typedef struct {
+    LstmLayer *l;
+    LstmPack p;
+    Tensor *xq;         /* the (quantized) input the products read */
+    Tensor *y, *final;  /* outputs ([N, ndir*H] or NULL; [B, ndir*H]) */
+    DirState d[2];
+    int training;
+} LstmCtx;
+
+static QuantInput hq_input(const float *x, size_t n, int batch, int training) {
+    QuantInput in = {x, n, 1, batch, training};
+    return in;
+}
+
+/* Forward scan of one direction. quant: apply the h_{t-1} quantizer. */
+static void scan_forward(LstmCtx *c, int d, int quant) {
+    const LstmPack *p = &c->p;
+    DirState *s = &c->d[d];
+    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B;
+    float *hnext = quant ? s->hfp : s->hprev;
+    memset(s->hprev, 0, (size_t)B * H * sizeof(float)); /* h_{-1} = 0 */
+    if (s->hfp) memset(s->hfp, 0, (size_t)B * H * sizeof(float));
+    const float *whh = s->whh->data;
+    for (int k = 0; k < p->T; k++) {
+        int Bt = p->bs[k], r0 = p->off[k];
+        if (k > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bt, G, H, 1.0f, s->hprev + (size_t)r0 * H, H,
+                        whh, H, 0.0f, s->z, G);
+        else
+            memset(s->z, 0, (size_t)Bt * G * sizeof(float));
+        int next_bs = k + 1 < p->T ? p->bs[k + 1] : 0;
+        for (int b = 0; b < Bt; b++) {
+            size_t row = (size_t)r0 + b;
+            float *gr = s->gates + row * G;
+            const float *zr = s->z + (size_t)b * G, *bias = s->bias;
+            const float *cp = k > 0 ? s->c + ((size_t)p->off[k - 1] + b) * H : NULL;
+            float *cr = s->c + row * H, *tcr = s->tc + row * H;
+            /* h_t goes where it is read next: the next step's W_hh input, or the final
+             * state when the sequence ends here. */
+            float *h = b < next_bs ? hnext + ((size_t)p->off[k + 1] + b) * H
+                                   : c->final->data + (size_t)b * nd * H + (size_t)d * H;
+#pragma omp simd
+            for (int j = 0; j < H; j++) {
+                float i = lstm_sigmoid(gr[j] + zr[j] + bias[j]);
+                float f = lstm_sigmoid(gr[H + j] + zr[H + j] + bias[H + j]);
+                float gg = lstm_tanh(gr[2 * H + j] + zr[2 * H + j] + bias[2 * H + j]);
+                float o = lstm_sigmoid(gr[3 * H + j] + zr[3 * H + j] + bias[3 * H + j]);
+                float cv = i * gg + (cp ? f * cp[j] : 0.0f);
+                float t = lstm_tanh(cv);
+                gr[j] = i, gr[H + j] = f, gr[2 * H + j] = gg, gr[3 * H + j] = o;
+                cr[j] = cv;
+                tcr[j] = t;
+                h[j] = o * t;
+            }
+            if (c->y) {
+                size_t pos = d ? (size_t)p->rev[row] : row;
+                memcpy(c->y->data + pos * nd * H + (size_t)d * H, h, (size_t)H * sizeof(float));
+            }
+        }
+        if (quant && next_bs > 0) {
+            size_t r1 = (size_t)p->off[k + 1] * H, n = (size_t)next_bs * H;
+            s->hq->ops->forward(s->hq, hq_input(s->hfp + r1, n, B, c->training), s->hprev + r1);
+        }
+    }
+}
+
+/* Runs every direction's scan, side by side when there are threads for it. */
+static void scan_all(LstmCtx *c, int quant) {
+    int nd = c->l->ndir, nth = omp_get_max_threads() < nd ? omp_get_max_threads() : nd;
+#pragma omp parallel for num_threads(nth) schedule(static, 1) if (nth > 1)
+    for (int d = 0; d < nd; d++) scan_forward(c, d, quant && c->d[d].hq != NULL);
+}
+
+/* BPTT of one direction (7.1), steps in reverse scan order. dy: the gradient of the
+ * packed outputs (NULL when they feed nothing). Leaves dz in s->gates and, with a
+ * quantizer, dL/d(hprev) in dhprev (rows of k = 0: 0). */
+static void scan_backward(LstmCtx *c, int d, float *dh, float *dc, float *dhprev) {
+    const LstmPack *p = &c->p;
+    DirState *s = &c->d[d];
+    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B;
+    const float *dy = c->y ? c->y->grad : NULL;
+    const float *dfin = c->final->grad;
+    memset(dh, 0, (size_t)B * H * sizeof(float));
+    memset(dc, 0, (size_t)B * H * sizeof(float));
+    if (dhprev) memset(dhprev, 0, (size_t)B * H * sizeof(float));
+    for (int k = p->T - 1; k >= 0; k--) {
+        int Bt = p->bs[k], r0 = p->off[k];
+        int next_bs = k + 1 < p->T ? p->bs[k + 1] : 0;
+        for (int b = 0; b < Bt; b++) {
+            size_t row = (size_t)r0 + b;
+            float *dhr = dh + (size_t)b * H, *dcr = dc + (size_t)b * H;
+            /* gradient injected at h_t: from above (every step), from the final state */
+            if (dy) {
+                const float *src = dy + ((d ? (size_t)p->rev[row] : row) * nd + d) * H;
+                for (int j = 0; j < H; j++) dhr[j] += src[j];
+            }
+            if (b >= next_bs) {
+                const float *src = dfin + ((size_t)b * nd + d) * H;
+                for (int j = 0; j < H; j++) dhr[j] += src[j];
+            }
+            float *gr = s->gates + row * G;
+            const float *tcr = s->tc + row * H;
+            const float *cp = k > 0 ? s->c + ((size_t)p->off[k - 1] + b) * H : NULL;
+#pragma omp simd
+            for (int j = 0; j < H; j++) {
+                float i = gr[j], f = gr[H + j], gg = gr[2 * H + j], o = gr[3 * H + j], t = tcr[j];
+                float dhv = dhr[j];
+                float dcv = dcr[j] + dhv * o * (1.0f - t * t);
+                float di = dcv * gg, dg = dcv * i, df = cp ? dcv * cp[j] : 0.0f, dov = dhv * t;
+                dcr[j] = dcv * f;
+                gr[j] = di * i * (1.0f - i);
+                gr[H + j] = df * f * (1.0f - f);
+                gr[2 * H + j] = dg * (1.0f - gg * gg);
+                gr[3 * H + j] = dov * o * (1.0f - o);
+            }
+        }
+        if (k == 0) break;
+        /* dh_{t-1} = W_hh^T dz, through the quantizer's STE when there is one */
+        const float *dz = s->gates + (size_t)r0 * G;
+        if (dhprev) {
+            float *dq = dhprev + (size_t)r0 * H;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bt, H, G, 1.0f, dz, G, s->whh->data, H, 0.0f,
+                        dq, H);
+            memset(dh, 0, (size_t)Bt * H * sizeof(float));
+            s->hq->ops->backward(s->hq, hq_input(s->hfp + (size_t)r0 * H, (size_t)Bt * H, B, 1), dq, dh);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bt, H, G, 1.0f, dz, G, s->whh->data, H, 0.0f,
+                        dh, H);
+        }
+    }
+}
+
+/* Quantizer parameter gradients are not taken per step (LSQ's gradient scale depends on
+ * the size of what the quantizer saw, and its sum must run over all steps): the steps'
+ * backward calls write them to a scratch buffer, then one call on the whole [N, H]
+ * buffer of h_{t-1} adds them, with batch = number of sequences. */
+typedef struct {
+    float *saved[QUANT_MAX_PARAMS];
+} GradSwap;
+
+static void grads_to_scratch(Graph *g, Quantizer *q, GradSwap *sw) {
+    for (int k = 0; k < q->nparams; k++) {
+        Tensor *t = &q->params[k]->t;
+        sw->saved[k] = t->grad;
+        t->grad = graph_alloc(g, t->size * sizeof(float));
+        memset(t->grad, 0, t->size * sizeof(float));
+    }
+}
+
+static void grads_restore(Quantizer *q, GradSwap *sw) {
+    for (int k = 0; k < q->nparams; k++) q->params[k]->t.grad = sw->saved[k];
+}
+
+/* The tape's closures receive only their context; the backward needs scratch from the
+ * arena, so the node records its graph. */
+typedef struct {
+    LstmCtx c;
+    Graph *g;
+} LstmNode;
+
+static void lstm_backward(void *ctx) {
+    LstmNode *node = ctx;
+    LstmCtx *c = &node->c;
+    Graph *g = node->g;
+    const LstmPack *p = &c->p;
+    LstmLayer *l = c->l;
+    int H = l->hidden, G = 4 * H, D = l->in, nd = l->ndir, B = p->B, N = p->N;
+    float *dh[2], *dc[2], *dhprev[2] = {NULL, NULL};
+    GradSwap sw[2];
+    for (int d = 0; d < nd; d++) {
+        dh[d] = graph_alloc(g, (size_t)B * H * sizeof(float));
+        dc[d] = graph_alloc(g, (size_t)B * H * sizeof(float));
+        if (c->d[d].hq) {
+            dhprev[d] = graph_alloc(g, (size_t)N * H * sizeof(float));
+            grads_to_scratch(g, c->d[d].hq, &sw[d]);
+        }
+    }
+    int nth = omp_get_max_threads() < nd ? omp_get_max_threads() : nd;
+#pragma omp parallel for num_threads(nth) schedule(static, 1) if (nth > 1)
+    for (int d = 0; d < nd; d++) scan_backward(c, d, dh[d], dc[d], dhprev[d]);
+
+    float *dxr = NULL;
+    for (int d = 0; d < nd; d++) {
+        DirState *s = &c->d[d];
+        const float *dz = s->gates;
+        if (s->hq) {
+            grads_restore(s->hq, &sw[d]);
+            s->hq->ops->backward(s->hq, hq_input(s->hfp, (size_t)N * H, B, 1), dhprev[d], NULL);
+        }
+        /* dW_hh += dz h_{t-1}^T over all steps but the first (h_{-1} = 0) */
+        if (s->whh->grad && N > B)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N - B, 1.0f, dz + (size_t)B * G, G,
+                        s->hprev + (size_t)B * H, H, 1.0f, s->whh->grad, H);
+        if (s->wih->grad)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, D, N, 1.0f, dz, G, s->x, D, 1.0f,
+                        s->wih->grad, D);
+        float *dbi = s->dir->b_ih->t.grad, *dbh = s->dir->b_hh->t.grad;
+        if (dbi || dbh) {
+            float *db = graph_alloc(g, (size_t)G * sizeof(float));
+            memset(db, 0, (size_t)G * sizeof(float));
+            for (int r = 0; r < N; r++) {
+                const float *src = dz + (size_t)r * G;
+#pragma omp simd
+                for (int j = 0; j < G; j++) db[j] += src[j];
+            }
+            for (int j = 0; j < G; j++) {
+                if (dbi) dbi[j] += db[j];
+                if (dbh) dbh[j] += db[j];
+            }
+        }
+        if (!c->xq->grad) continue;
+        if (d == 0) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, dz, G, s->wih->data, D, 1.0f,
+                        c->xq->grad, D);
+        } else {
+            /* the reverse scan's rows go back to their packed positions */
+            if (!dxr) dxr = graph_alloc(g, (size_t)N * D * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, dz, G, s->wih->data, D, 0.0f,
+                        dxr, D);
+            for (int r = 0; r < N; r++) {
+                float *dst = c->xq->grad + (size_t)p->rev[r] * D;
+                const float *src = dxr + (size_t)r * D;
+#pragma omp simd
+                for (int j = 0; j < D; j++) dst[j] += src[j];
+            }
+        }
+    }
+}
+
+Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y) {
+    int H = l->hidden, G = 4 * H, D = l->in, nd = l->ndir, B = p->B, N = p->N;
+    if (x->ndim != 2 || x->shape[0] != N || x->shape[1] != D) {
+        char s[64];
+        qat_die("lstm: input %s, expected [%d, %d]", tensor_shape_str(x, s, sizeof s), N, D);
+    }
+    LstmNode *node = graph_alloc(g, sizeof *node);
+    memset(node, 0, sizeof *node);
+    node->g = g;
+    LstmCtx *c = &node->c;
+    c->l = l;
+    c->p = *p;
+    c->training = g->training;
+    c->xq = quant_site_apply(g, &l->x_q, x, B);
+    int grad = g->training;
+    c->final = graph_tensor2(g, grad, B, nd * H);
+    c->y = y ? graph_tensor2(g, grad, N, nd * H) : NULL;
+    float *xr = NULL;
+    for (int d = 0; d < nd; d++) {
+        LstmDirection *dir = &l->dir[d];
+        DirState *s = &c->d[d];
+        s->dir = dir;
+        s->wih = quant_site_apply(g, &dir->wih_q, &dir->w_ih->t, 1);
+        s->whh = quant_site_apply(g, &dir->whh_q, &dir->w_hh->t, 1);
+        s->hq = dir->h_q.q;
+        s->bias = graph_alloc(g, (size_t)G * sizeof(float));
+        for (int j = 0; j < G; j++) s->bias[j] = dir->b_ih->t.data[j] + dir->b_hh->t.data[j];
+        if (d == 0) {
+            s->x = c->xq->data;
+        } else {
+            /* the reverse direction reads its input time-reversed, in its own scan order */
+            xr = graph_alloc(g, (size_t)N * D * sizeof(float));
+            for (int r = 0; r < N; r++)
+                memcpy(xr + (size_t)r * D, c->xq->data + (size_t)p->rev[r] * D, (size_t)D * sizeof(float));
+            s->x = xr;
+        }
+        s->gates = graph_alloc(g, (size_t)N * G * sizeof(float));
+        s->c = graph_alloc(g, (size_t)N * H * sizeof(float));
+        s->tc = graph_alloc(g, (size_t)N * H * sizeof(float));
+        s->hprev = graph_alloc(g, (size_t)N * H * sizeof(float));
+        s->hfp = s->hq ? graph_alloc(g, (size_t)N * H * sizeof(float)) : NULL;
+        s->z = graph_alloc(g, (size_t)B * G * sizeof(float));
+        /* the input projection of every step at once */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, D, 1.0f, s->x, D, s->wih->data, D, 0.0f,
+                    s->gates, G);
+    }
+    /* An h_{t-1} quantizer not yet initialised takes its parameters from this batch's
+     * FP states (as every activation quantizer does from its first batch), then the
+     * batch runs quantized. The FP pass overwrites gates: keep the projection. */
+    int need_init = 0;
+    for (int d = 0; d < nd; d++) need_init |= c->d[d].hq && !c->d[d].hq->initialized;
+    if (need_init) {
+        float *saved[2];
+        for (int d = 0; d < nd; d++) {
+            saved[d] = graph_alloc(g, (size_t)N * G * sizeof(float));
+            memcpy(saved[d], c->d[d].gates, (size_t)N * G * sizeof(float));
+        }
+        scan_all(c, 0);
+        for (int d = 0; d < nd; d++) {
+            Quantizer *q = c->d[d].hq;
+            if (q && !q->initialized) {
+                q->ops->init(q, hq_input(c->d[d].hprev, (size_t)N * H, B, g->training));
+                q->initialized = 1;
+            }
+            memcpy(c->d[d].gates, saved[d], (size_t)N * G * sizeof(float));
+        }
+    }
+    scan_all(c, 1);
+    if (g->training) graph_push(g, lstm_backward, node);
+    if (y) *y = c->y;
+    return c->final;
+}
