@@ -41,12 +41,19 @@ static void fd_backward(void *p) {
     float *db = c->b->grad, s = c->scale;
     const float *x = c->b->data;
     const uint8_t *m = c->mask;
+    /* One loop per case, so each vectorises. */
+    if (!c->act) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (long i = 0; i < n; i++) {
-        float g = m ? (m[i] ? dy[i] * s : 0.0f) : dy[i];
-        if (c->act && !c->gelu) g = x[i] > 0.0f ? g : 0.0f;
-        if (c->act && c->gelu) g *= gelu_cdf(x[i]) + x[i] * expf(-0.5f * x[i] * x[i]) * 0.3989422804014327f;
-        db[i] += g;
+        for (long i = 0; i < n; i++) db[i] += m ? dy[i] * (s * (float)m[i]) : dy[i];
+    } else if (!c->gelu) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (long i = 0; i < n; i++) db[i] += x[i] > 0.0f ? (m ? dy[i] * (s * (float)m[i]) : dy[i]) : 0.0f;
+    } else {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (long i = 0; i < n; i++) {
+            float d = gelu_cdf(x[i]) + x[i] * expf(-0.5f * x[i] * x[i]) * 0.3989422804014327f;
+            db[i] += (m ? dy[i] * (s * (float)m[i]) : dy[i]) * d;
+        }
     }
 }
 

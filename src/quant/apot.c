@@ -69,6 +69,8 @@ typedef struct {
     int B, nlev;
     float *levels;   /* nlev ascending, levels[0] = 0, levels[nlev-1] = 1 */
     double *mids;    /* nlev - 1: mids[k] = (levels[k] + levels[k+1]) / 2, exact */
+    int32_t *bucket; /* nb + 1: bucket[j] = #{mids < j/nb}, narrows the binary search */
+    int nb;          /* buckets of [0, 1] (a power of 2, so j/nb and c*nb are exact) */
     float *table;    /* export table: levels (unsigned) or the signed set */
     int ntable;
     /* APOT_UNIFORM: top integer code L. */
@@ -119,16 +121,31 @@ static void apot_build_levels(Apot *a, int B) {
         a->mids[j] = 0.5 * ((double)a->levels[j] + (double)a->levels[j + 1]);
     }
     free(k);
+    /* Bucket index: the answer for c in [j/nb, (j+1)/nb] lies in [bucket[j], bucket[j+1]]
+     * (count(mids < c) is monotone in c). About 4 levels per bucket on average; the
+     * search inside a bucket gives exactly the result of a search over all levels. */
+    a->nb = (int)(4 * count < 64 ? 64 : (4 * count > 65536 ? 65536 : 4 * count));
+    a->bucket = qat_malloc(((size_t)a->nb + 1) * sizeof *a->bucket);
+    size_t m = 0;
+    for (int j = 0; j <= a->nb; j++) {
+        double t = (double)j / (double)a->nb;
+        while (m + 1 < count && a->mids[m] < t) m++;
+        a->bucket[j] = (int32_t)m;
+    }
 }
 
-/* Index of Pi_B(c) for c in [0, 1]: the number of midpoints below c (ties: lower). */
+/* Index of Pi_B(c) for c in [0, 1]: the number of midpoints below c (ties: lower), by a
+ * branch-free binary search inside c's bucket. */
 static inline int apot_index(const Apot *a, double c) {
-    int lo = 0, hi = a->nlev - 1;
+    double t = c * (double)a->nb;
+    int j = t > 0.0 ? (t < (double)a->nb ? (int)t : a->nb - 1) : 0; /* NaN: bucket 0 */
+    int lo = a->bucket[j], len = a->bucket[j + 1] - lo; /* answer in [lo, lo + len] */
     const double *mids = a->mids;
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1;
-        if (mids[mid] < c) lo = mid + 1;
-        else hi = mid;
+    while (len > 0) {
+        int half = len >> 1;
+        int less = mids[lo + half] < c;
+        lo = less ? lo + half + 1 : lo;
+        len = less ? len - half - 1 : half;
     }
     return lo;
 }
@@ -448,6 +465,7 @@ static void apot_destroy(Quantizer *q) {
     if (a->table != a->levels) free(a->table);
     free(a->levels);
     free(a->mids);
+    free(a->bucket);
     free(a);
 }
 

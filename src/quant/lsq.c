@@ -3,7 +3,13 @@
  *   dvhat/dv = 1[-Qn < t < Qp];  dvhat/ds = round(t) - t inside, -Qn / +Qp when clipped
  *   ds is scaled by g = 1 / sqrt(N * Qp): N = elements of the tensor (of the row when
  *   per-channel) for weights, elements per example for activations.
- * Init s0 = 2 mean|v| / sqrt(Qp) from the FP weights or the first batch; s >= 1e-8. */
+ * Init s0 = 2 mean|v| / sqrt(Qp) from the FP weights or the first batch; s >= 1e-8.
+ *
+ * [decision] Optimiser: the paper trains s with SGD, where g keeps the step's relative
+ * updates in line with the weights'. Adam normalises gradients, so g has no effect and an
+ * absolute update of about lr would wreck a small step (s ~ 1e-4 at 16 bits). So s learns
+ * with lr x mean(s) (Param.lr_scale): a relative change of about lr per step at any bit
+ * width. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -33,6 +39,11 @@ static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
     Lsq *l = q->state;
     const float *s = q->params[0]->t.data;
     size_t m = in.n / (size_t)in.rows;
+    if (in.training) {
+        double mean = 0.0;
+        for (int r = 0; r < in.rows; r++) mean += s[r];
+        q->params[0]->lr_scale = (float)(mean / in.rows);
+    }
     for (int r = 0; r < in.rows; r++) {
         const float *x = in.x + (size_t)r * m;
         float *out = y + (size_t)r * m;

@@ -68,7 +68,9 @@ done
 check "headline metric is psnr_set5" grep -q '"metric": "psnr_set5"' "$result"
 check "Set5 bicubic baseline 30.39 dB ($(val psnr_set5_bicubic))" \
     awk -v p="$(val psnr_set5_bicubic)" 'BEGIN{exit !(p > 30.34 && p < 30.44)}'
-check "Set5 PSNR above 20 dB after 48 steps ($(val psnr_set5))" awk -v p="$(val psnr_set5)" 'BEGIN{exit !(p > 20)}'
+# (the output starts near 0: conv3's N(0, 1e-3) init learns at lr 1e-4; bicubic is passed
+# after about 15 full epochs)
+check "Set5 PSNR finite and above 10 dB after 48 steps ($(val psnr_set5))" awk -v p="$(val psnr_set5)" 'BEGIN{exit !(p > 10 && p < 60)}'
 check "one SR image per Set5/Set14 image" test "$(ls "$TMP"/img/set5/*.png "$TMP"/img/set14/*.png | wc -l)" -eq 19
 check "prepared sets cached in the data root" test -n "$(ls "${QAT_DATA_DIR:-data}"/sr/cache/t91_x3_*.bin 2>/dev/null)"
 

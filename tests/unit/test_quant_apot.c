@@ -233,6 +233,77 @@ static void test_level_sets(void) {
     }
 }
 
+/* Projection Pi_B against brute force (nearest level, exact ties to the lower one), via
+ * the unsigned activation quantizer with alpha = 1 (y = Pi_b(x) exactly), B = 2..16:
+ * random c, every level, the midpoints that float32 can hold (ties) and their float
+ * neighbours. */
+static void test_projection(void) {
+    for (int B = 2; B <= 16; B++) {
+        int nl;
+        float *lv = levels_of(B, &nl);
+        size_t cap = 4000 + 4 * (size_t)nl, n = 0;
+        float *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
+        int nties = 0;
+        for (int i = 0; i < 2000; i++) x[n++] = (float)urand();
+        for (int i = 0; i < 1000; i++) x[n++] = (float)(urand() * urand() * urand() * 0.01); /* dense end */
+        for (int k = 0; k < nl; k++) {
+            x[n++] = lv[k];
+            if (k + 1 < nl) {
+                double mid = 0.5 * ((double)lv[k] + (double)lv[k + 1]);
+                float fm = (float)mid;
+                if ((double)fm == mid) {
+                    x[n++] = fm; /* an exact tie */
+                    nties++;
+                }
+                x[n++] = nextafterf(fm, 2.0f);
+                x[n++] = nextafterf(fm, -1.0f);
+            }
+        }
+        Quantizer *q = make(B, UNSIGNED_ACT, 1, 0);
+        set_alpha(q, 1.0f);
+        q->ops->forward(q, input(x, n), y);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            double c = x[i] < 0.0f ? 0.0 : (x[i] > 1.0f ? 1.0 : (double)x[i]);
+            /* nearest by bisection over the sorted levels, then the two neighbours */
+            int lo = 0, hi = nl - 1;
+            while (hi - lo > 1) {
+                int mid = (lo + hi) / 2;
+                if ((double)lv[mid] <= c) lo = mid;
+                else hi = mid;
+            }
+            double dl = c - (double)lv[lo], dh = (double)lv[hi] - c;
+            float want = dh < dl ? lv[hi] : lv[lo]; /* tie: lower */
+            if (c == (double)lv[hi]) want = lv[hi];
+            if (y[i] != want && bad++ < 3)
+                fprintf(stderr, "  B=%d x=%.9g: got %.9g, want %.9g\n", B, x[i], y[i], want);
+        }
+        char what[128];
+        snprintf(what, sizeof what, "Pi_%d = nearest level, ties lower (%zu inputs, %d exact ties)", B, n, nties);
+        check_true(bad == 0 && nties > 0, what, __FILE__, __LINE__);
+        destroy(q);
+        free(lv);
+        free(x);
+        free(y);
+    }
+    /* ties literally: Q(2) = {0, .25, .5, 1}; signed ties go towards 0 */
+    const float xt[6] = {0.75f, 0.375f, 0.125f, -0.375f, -0.75f, 0.7500001f};
+    float yt[6];
+    Quantizer *q = make(2, UNSIGNED_ACT, 1, 0);
+    set_alpha(q, 1.0f);
+    q->ops->forward(q, input(xt, 3), yt);
+    CHECK(yt[0] == 0.5f && yt[1] == 0.25f && yt[2] == 0.0f);
+    q->ops->forward(q, input(xt + 5, 1), yt + 5);
+    CHECK(yt[5] == 1.0f);
+    destroy(q);
+    q = make(3, SIGNED_ACT, 1, 0); /* +-Q(2) */
+    set_alpha(q, 2.0f);
+    const float xs[4] = {-1.5f, -0.75f, 1.5f, -0.25f};
+    q->ops->forward(q, input(xs, 4), yt);
+    CHECK(yt[0] == -1.0f && yt[1] == -0.5f && yt[2] == 1.0f && yt[3] == 0.0f && !signbit(yt[3]));
+    destroy(q);
+}
+
 /* --- worked examples (4.9) ---------------------------------------------------------- */
 
 /* Per-element dq_j/dalpha from one-hot upstream gradients (official mode for weights). */
@@ -980,6 +1051,7 @@ static void test_fixtures(void) {
 int main(void) {
     configs_init();
     test_level_sets();
+    test_projection();
     test_q1();
     test_q2();
     test_q3();
