@@ -23,9 +23,12 @@ build-sanitize: deps
 data: build
 	@$(QAT) fetch mnist
 
-# The main job. Until the results table exists: simple_cnn on MNIST, full precision.
+# The main job: the results table (every method x model at 4 bits). The models that are
+# built so far are listed in TABLE_MODELS.
+TABLE_MODELS ?= simple_cnn
+TABLE_PRESET ?= full
 run: data
-	$(QAT) train --model simple_cnn --quantizer no_quant
+	$(QAT) table --bits 4 --preset $(TABLE_PRESET) --models $(TABLE_MODELS) --threads 2
 
 test: data
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)

@@ -42,17 +42,23 @@ static void fd_backward(void *p) {
     const float *x = c->b->data;
     const uint8_t *m = c->mask;
     /* One loop per case, so each vectorises. */
-    if (!c->act) {
+    if (!c->act && m) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (long i = 0; i < n; i++) db[i] += m ? dy[i] * (s * (float)m[i]) : dy[i];
+        for (long i = 0; i < n; i++) db[i] += dy[i] * (s * (float)m[i]);
+    } else if (!c->act) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (long i = 0; i < n; i++) db[i] += dy[i];
+    } else if (!c->gelu && m) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (long i = 0; i < n; i++) db[i] += dy[i] * (x[i] > 0.0f ? s * (float)m[i] : 0.0f);
     } else if (!c->gelu) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (long i = 0; i < n; i++) db[i] += x[i] > 0.0f ? (m ? dy[i] * (s * (float)m[i]) : dy[i]) : 0.0f;
+        for (long i = 0; i < n; i++) db[i] += x[i] > 0.0f ? dy[i] : 0.0f;
     } else {
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {
             float d = gelu_cdf(x[i]) + x[i] * expf(-0.5f * x[i] * x[i]) * 0.3989422804014327f;
-            db[i] += (m ? dy[i] * (s * (float)m[i]) : dy[i]) * d;
+            db[i] += dy[i] * (m ? s * (float)m[i] : 1.0f) * d;
         }
     }
 }
