@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -34,12 +33,6 @@ static unsigned char *read_all(const char *path, size_t *n) {
     *n = fread(b, 1, (size_t)len, f);
     fclose(f);
     return b;
-}
-
-static void write_all(const char *path, const void *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    fwrite(b, 1, n, f);
-    fclose(f);
 }
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {
@@ -112,36 +105,13 @@ static void run_load(const void *arg) {
     checkpoint_load(job->path, job->model, &l, job->mode);
 }
 
-/* Runs fn(arg) in a child; returns 1 when it exited with status 1 and its stderr holds
- * every string of `want` (NULL-terminated) on one line. */
+/* Runs fn(arg) in a child; 1 when it exited with status 1 and its stderr is one line,
+ * "qat: error: ...", holding every string of `want` (NULL-terminated). */
 static int child_dies(void (*fn)(const void *), const void *arg, const char *const *want,
                       int verbose) {
-    int fd[2];
-    if (pipe(fd) != 0) return 0;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fd[1]);
     char msg[4096];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fd[0], msg + n, sizeof msg - 1 - n)) > 0) n += (size_t)r;
-    msg[n] = '\0';
-    close(fd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 1;
-    for (int i = 0; ok && want[i]; i++) ok = strstr(msg, want[i]) != NULL;
-    /* One line: "qat: error: ...\n". */
-    ok = ok && strncmp(msg, "qat: error: ", 12) == 0 && strchr(msg, '\n') == msg + n - 1;
-    if (!ok || verbose)
-        fprintf(stderr, "%s child (status %d) said: %s", ok ? "ok:" : "FAIL:", st, msg);
+    int ok = check_dies(fn, arg, CHECK_DIES_ONLY_LINE, want, msg, sizeof msg);
+    if (ok && verbose) fprintf(stderr, "ok: child said: %s", msg);
     return ok;
 }
 
@@ -340,15 +310,15 @@ int main(void) {
     {
         memcpy(buf, file, n);
         memcpy(buf, "PK\x03\x04", 4);
-        write_all(bad, buf, n);
+        check_write_file(bad, buf, n);
         CHECK(dies_with(&jb, W("bad.ckpt is not a QAT checkpoint (wrong magic)"), 1));
-        write_all(bad, "hello", 5);
+        check_write_file(bad, "hello", 5);
         CHECK(dies_with(&jb, W("not a QAT checkpoint"), 0));
     }
     {
         memcpy(buf, file, n);
         put_u32(buf + 8, 2);
-        write_all(bad, buf, n);
+        check_write_file(bad, buf, n);
         CHECK(dies_with(&jb, W("bad.ckpt has format version 2; this build reads version 1"), 1));
     }
     {
@@ -357,7 +327,7 @@ int main(void) {
         for (size_t pos = 20; pos < n; pos += 37) {
             memcpy(buf, file, n);
             buf[pos] ^= 0x10;
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             all &= dies_with(&jb, W("bad.ckpt is corrupt (checksum mismatch"), pos == 20 + 37 * 3);
         }
         CHECK(all);
@@ -366,7 +336,7 @@ int main(void) {
         /* Extra bytes after the checksum. */
         memcpy(buf, file, n);
         memset(buf + n, 0, 16);
-        write_all(bad, buf, n + 16);
+        check_write_file(bad, buf, n + 16);
         CHECK(dies_with(&jb, W("bad.ckpt is corrupt", "but its header records"), 1));
     }
     {
@@ -374,7 +344,7 @@ int main(void) {
         int all = 1;
         char want[128];
         for (size_t cut = 0; cut < n; cut++) {
-            write_all(bad, file, cut);
+            check_write_file(bad, file, cut);
             if (cut >= 20)
                 snprintf(want, sizeof want, "bad.ckpt is truncated (read %zu of %zu bytes)", cut,
                          n);
@@ -393,25 +363,25 @@ int main(void) {
             memcpy(buf, file, n);
             put_u32(buf + 20, huge[i]); /* model name length */
             reseal(buf, n);
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (model name at byte"), i == 0));
 
             memcpy(buf, file, n);
             put_u32(buf + 34, huge[i]); /* meta length */
             reseal(buf, n);
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (meta text"), i == 0));
 
             memcpy(buf, file, n);
             put_u32(buf + 38 + strlen(meta), huge[i]); /* parameter count */
             reseal(buf, n);
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (parameter count"), i == 0));
 
             memcpy(buf, file, n);
             put_u32(buf + p0, huge[i]); /* first parameter's name length */
             reseal(buf, n);
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (parameter name"), i == 0));
         }
         /* Shapes whose product overflows or exceeds the file. */
@@ -425,23 +395,23 @@ int main(void) {
             memcpy(buf, file, n);
             for (int k = 0; k < 4; k++) put_u32(buf + p0 + 23 + 4 * k, dims[i][k]);
             reseal(buf, n);
-            write_all(bad, buf, n);
+            check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (", what[i]), i == 1));
         }
         memcpy(buf, file, n);
         put_u32(buf + p0 + 19, 9); /* rank */
         reseal(buf, n);
-        write_all(bad, buf, n);
+        check_write_file(bad, buf, n);
         CHECK(dies_with(&jb, W("bad.ckpt is corrupt (parameter rank"), 1));
         memcpy(buf, file, n);
         put_u32(buf + p0 + 15, 77); /* group */
         reseal(buf, n);
-        write_all(bad, buf, n);
+        check_write_file(bad, buf, n);
         CHECK(dies_with(&jb, W("bad.ckpt is corrupt (parameter group"), 0));
         /* Recorded size smaller than the file. */
         memcpy(buf, file, n);
         put_u32(buf + 12, 5);
-        write_all(bad, buf, n);
+        check_write_file(bad, buf, n);
         CHECK(dies_with(&jb, W("bad.ckpt is corrupt (recorded size 5 bytes is too small)"), 1));
     }
     {

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -118,90 +117,29 @@ static int roundtrip_same(const ConfigGrid *g) {
     return same;
 }
 
-/* Runs fn(arg) in a child with stderr on a pipe. Returns the exit status (-1 if it did
- * not exit normally); msg gets the "qat: error:" line and *lines the number of them. */
-static int run_child(void (*fn)(const char *), const char *arg, char *msg, size_t cap,
-                     int *lines) {
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        fn(arg);
-        _exit(0); /* fn should not return */
-    }
-    close(fds[1]);
-    char out[16384];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    close(fds[0]);
-    out[n] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    /* Keep the qat lines; skip anything else (e.g. valgrind's "==pid==" lines). */
-    msg[0] = '\0';
-    *lines = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "qat: ", 5)) continue;
-        if ((*lines)++ == 0) snprintf(msg, cap, "%s", line);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Checks that fn(arg) exits with status 1 and one "qat: error:" line holding every needle. */
-static void expect_die(void (*fn)(const char *), const char *arg, const char *const *needles,
-                       const char *file, int line) {
-    char msg[4096], what[4600];
-    int lines;
-    int st = run_child(fn, arg, msg, sizeof msg, &lines);
-    if (getenv("QAT_TEST_SHOW_ERRORS")) printf("  %s\n", msg); /* to review the wording */
-    snprintf(what, sizeof what, "child(%s) exits 1 (got %d) with one error line (got %d): %s", arg,
-             st, lines, msg);
-    check_true(st == 1 && lines == 1 && !strncmp(msg, "qat: error: ", 12), what, file, line);
-    for (int i = 0; needles[i]; i++) {
-        snprintf(what, sizeof what, "message \"%s\" contains \"%s\"", msg, needles[i]);
-        check_true(strstr(msg, needles[i]) != NULL, what, file, line);
-    }
-}
-
-#define EXPECT_DIE(fn, arg, ...) \
-    expect_die((fn), (arg), (const char *const[]){__VA_ARGS__, NULL}, __FILE__, __LINE__)
-
 /* Loading `text` from a temp file dies with "path:line: " and the needles. */
 #define EXPECT_LOAD_DIES(text, lineno, ...)                                         \
     do {                                                                            \
         const char *p_ = temp_yaml(text);                                           \
         char at_[96];                                                               \
         snprintf(at_, sizeof at_, "qat: error: %s:%d: ", p_, (lineno));             \
-        EXPECT_DIE(child_load, p_, at_, __VA_ARGS__);                               \
+        CHECK_DIES(child_load, p_, at_, __VA_ARGS__);                               \
     } while (0)
 
-static void child_load(const char *path) {
+static void child_load(const void *path) {
     ConfigGrid g;
     config_grid_init(&g, schemas);
     config_grid_load_file(&g, path);
 }
 
-static void child_set(const char *assignment) {
+static void child_set(const void *assignment) {
     ConfigGrid g;
     config_grid_init(&g, schemas);
     config_grid_set(&g, assignment);
 }
 
 /* arg is "getter name": calls that getter on the resolved defaults. */
-static void child_get(const char *arg) {
+static void child_get(const void *arg) {
     ConfigGrid g;
     Config c;
     config_grid_init(&g, schemas);
@@ -214,7 +152,7 @@ static void child_get(const char *arg) {
 }
 
 /* Asks for a float on an unresolved grid axis. */
-static void child_get_axis(const char *name) {
+static void child_get_axis(const void *name) {
     ConfigGrid g;
     config_grid_init(&g, schemas);
     config_grid_set(&g, "training.lr=[0.1, 0.2]");
@@ -222,7 +160,7 @@ static void child_get_axis(const char *name) {
 }
 
 /* 8 axes of 16 values: 2^32 combinations do not fit an int. */
-static void child_huge_grid(const char *unused) {
+static void child_huge_grid(const void *unused) {
     (void)unused;
     static const char *const names[] = {"model.width", "training.batch_size", "training.epochs",
                                         "training.lr", "training.weight_decay", "training.warmup",
@@ -602,40 +540,40 @@ static void test_errors(void) {
     EXPECT_LOAD_DIES("training:\n  lr: 0.1\n epochs: 3\n", 3, "malformed YAML");
     EXPECT_LOAD_DIES("training:\n  lr: \"0.1\n", 3, "malformed YAML", "quoted scalar");
     /* Files. */
-    EXPECT_DIE(child_load, "/tmp/qat_no_such_dir/x.yml",
+    CHECK_DIES(child_load, "/tmp/qat_no_such_dir/x.yml",
                "cannot read config file '/tmp/qat_no_such_dir/x.yml'", "No such file");
-    EXPECT_DIE(child_load, "/tmp", "cannot read config file '/tmp'", "directory");
+    CHECK_DIES(child_load, "/tmp", "cannot read config file '/tmp'", "directory");
 
     /* --set: the message quotes the assignment. */
-    EXPECT_DIE(child_set, "training.lr", "--set 'training.lr'", "expected section.key=value");
-    EXPECT_DIE(child_set, "lr=0.1", "--set 'lr=0.1'", "expected section.key=value");
-    EXPECT_DIE(child_set, ".lr=0.1", "--set '.lr=0.1'", "expected section.key=value");
-    EXPECT_DIE(child_set, "training.=0.1", "--set 'training.=0.1'", "expected section.key=value");
-    EXPECT_DIE(child_set, "training.lrr=0.1",
+    CHECK_DIES(child_set, "training.lr", "--set 'training.lr'", "expected section.key=value");
+    CHECK_DIES(child_set, "lr=0.1", "--set 'lr=0.1'", "expected section.key=value");
+    CHECK_DIES(child_set, ".lr=0.1", "--set '.lr=0.1'", "expected section.key=value");
+    CHECK_DIES(child_set, "training.=0.1", "--set 'training.=0.1'", "expected section.key=value");
+    CHECK_DIES(child_set, "training.lrr=0.1",
                "--set 'training.lrr=0.1': unknown key 'training.lrr'",
                "known keys in 'training': batch_size, epochs, lr, warmup, weight_decay");
-    EXPECT_DIE(child_set, "traning.lr=0.1", "--set 'traning.lr=0.1': unknown section 'traning'");
-    EXPECT_DIE(child_set, "training.lr=abc", "--set 'training.lr=abc'",
+    CHECK_DIES(child_set, "traning.lr=0.1", "--set 'traning.lr=0.1': unknown section 'traning'");
+    CHECK_DIES(child_set, "training.lr=abc", "--set 'training.lr=abc'",
                "'training.lr' expects a number, got 'abc'");
-    EXPECT_DIE(child_set, "quantizer.bit_width=[2, 4.5]", "'quantizer.bit_width'",
+    CHECK_DIES(child_set, "quantizer.bit_width=[2, 4.5]", "'quantizer.bit_width'",
                "expects an integer, got '4.5'");
-    EXPECT_DIE(child_set, "training.lr=[0.1, 0.2", "--set 'training.lr=[0.1, 0.2'",
+    CHECK_DIES(child_set, "training.lr=[0.1, 0.2", "--set 'training.lr=[0.1, 0.2'",
                "malformed YAML");
-    EXPECT_DIE(child_set, "training.lr={a: 1}", "'training.lr'", "got a mapping");
-    EXPECT_DIE(child_set, "training.lr=[]", "'training.lr' is an empty list");
-    EXPECT_DIE(child_set, "model.width=", "'model.width' expects an integer, got an empty value");
+    CHECK_DIES(child_set, "training.lr={a: 1}", "'training.lr'", "got a mapping");
+    CHECK_DIES(child_set, "training.lr=[]", "'training.lr' is an empty list");
+    CHECK_DIES(child_set, "model.width=", "'model.width' expects an integer, got an empty value");
 
     /* Getter misuse is a bug in the caller, reported as an internal error. */
-    EXPECT_DIE(child_get, "int training.nope", "internal error", "'training.nope'");
-    EXPECT_DIE(child_get, "str nosection", "internal error", "'nosection'");
-    EXPECT_DIE(child_get, "int training.lr", "internal error", "cfg_int('training.lr')",
+    CHECK_DIES(child_get, "int training.nope", "internal error", "'training.nope'");
+    CHECK_DIES(child_get, "str nosection", "internal error", "'nosection'");
+    CHECK_DIES(child_get, "int training.lr", "internal error", "cfg_int('training.lr')",
                "is CFG_FLOAT, not CFG_INT");
-    EXPECT_DIE(child_get, "bool model.name", "internal error", "cfg_bool('model.name')");
-    EXPECT_DIE(child_get, "float training.epochs", "internal error");
-    EXPECT_DIE(child_get, "str training.lr", "internal error");
-    EXPECT_DIE(child_get, "int training.warmup", "internal error", "no value");
-    EXPECT_DIE(child_get_axis, "training.lr", "internal error", "grid axis");
-    EXPECT_DIE(child_huge_grid, "", "more than 2147483647 combinations");
+    CHECK_DIES(child_get, "bool model.name", "internal error", "cfg_bool('model.name')");
+    CHECK_DIES(child_get, "float training.epochs", "internal error");
+    CHECK_DIES(child_get, "str training.lr", "internal error");
+    CHECK_DIES(child_get, "int training.warmup", "internal error", "no value");
+    CHECK_DIES(child_get_axis, "training.lr", "internal error", "grid axis");
+    CHECK_DIES(child_huge_grid, "", "more than 2147483647 combinations");
 }
 
 int main(void) {

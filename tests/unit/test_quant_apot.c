@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -911,92 +909,39 @@ static void test_threads(void) {
 
 /* --- user-facing errors (forked child: qat_die exits) -------------------------------- */
 
-/* Runs fn(arg) in a child with stderr on a pipe; returns its exit status (-1 if it did
- * not exit normally); msg gets the first "qat: " line and *lines the number of them. */
-static int run_child(void (*fn)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        fn(arg);
-        _exit(0); /* fn should not return */
-    }
-    close(fds[1]);
-    char out[16384];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    close(fds[0]);
-    out[n] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    msg[0] = '\0';
-    *lines = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "qat: ", 5)) continue;
-        if ((*lines)++ == 0) snprintf(msg, cap, "%s", line);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_die(void (*fn)(const char *), const char *arg, const char *const *needles, int line) {
-    char msg[4096], what[4600];
-    int lines;
-    int st = run_child(fn, arg, msg, sizeof msg, &lines);
-    snprintf(what, sizeof what, "child(%s) exits 1 (got %d) with one error line (got %d): %s", arg, st, lines, msg);
-    check_true(st == 1 && lines == 1 && !strncmp(msg, "qat: error: ", 12), what, __FILE__, line);
-    for (int i = 0; needles[i]; i++) {
-        snprintf(what, sizeof what, "message \"%s\" contains \"%s\"", msg, needles[i]);
-        check_true(strstr(msg, needles[i]) != NULL, what, __FILE__, line);
-    }
-}
-#define EXPECT_DIE(fn, arg, ...) expect_die((fn), (arg), (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
-
-static void child_make_bits(const char *arg) {
+static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 1, 1, 0, 1, &cfgs[1][0]};
     quant_method_find("apot")->make(&spec);
 }
 
 /* Sets the option, then builds an activation quantizer (the option is checked there). */
-static void child_set_make(const char *assignment) {
+static void child_set_make(const void *assignment) {
     config_grid_set(&cfgs[1][0], assignment);
     QuantSpec spec = {4, 0, 0, 0, 1, &cfgs[1][0]};
     quant_method_find("apot")->make(&spec);
 }
 
 /* Options are checked for weight quantizers too (alpha_init is only used by activations). */
-static void child_set_make_weight(const char *assignment) {
+static void child_set_make_weight(const void *assignment) {
     config_grid_set(&cfgs[1][0], assignment);
     QuantSpec spec = {4, 1, 1, 0, 1, &cfgs[1][0]};
     quant_method_find("apot")->make(&spec);
 }
 
 static void test_errors(void) {
-    EXPECT_DIE(child_make_bits, "1", "apot", "bit width", "2..16", "got 1");
-    EXPECT_DIE(child_make_bits, "17", "apot", "bit width", "got 17");
-    EXPECT_DIE(child_make_bits, "32", "apot", "bit width", "got 32");
-    EXPECT_DIE(child_set_make, "quantizer.high_bits=fp16", "quantizer.high_bits", "fp16", "apot or uniform");
-    EXPECT_DIE(child_set_make, "quantizer.high_bits=Uniform", "quantizer.high_bits", "Uniform");
-    EXPECT_DIE(child_set_make, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "maximum");
-    EXPECT_DIE(child_set_make, "quantizer.alpha_init=-2", "quantizer.alpha_init", "-2");
-    EXPECT_DIE(child_set_make, "quantizer.alpha_init=0", "quantizer.alpha_init", "got '0'");
-    EXPECT_DIE(child_set_make, "quantizer.alpha_init=nan", "quantizer.alpha_init", "nan");
-    EXPECT_DIE(child_set_make, "quantizer.alpha_init=6x", "quantizer.alpha_init", "6x");
-    EXPECT_DIE(child_set_make_weight, "quantizer.alpha_init=abc", "quantizer.alpha_init", "abc");
-    EXPECT_DIE(child_set_make_weight, "quantizer.high_bits=none", "quantizer.high_bits", "none");
-    EXPECT_DIE(child_set_make, "quantizer.denorm=maybe", "denorm");
+    CHECK_DIES(child_make_bits, "1", "apot", "bit width", "2..16", "got 1");
+    CHECK_DIES(child_make_bits, "17", "apot", "bit width", "got 17");
+    CHECK_DIES(child_make_bits, "32", "apot", "bit width", "got 32");
+    CHECK_DIES(child_set_make, "quantizer.high_bits=fp16", "quantizer.high_bits", "fp16", "apot or uniform");
+    CHECK_DIES(child_set_make, "quantizer.high_bits=Uniform", "quantizer.high_bits", "Uniform");
+    CHECK_DIES(child_set_make, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "maximum");
+    CHECK_DIES(child_set_make, "quantizer.alpha_init=-2", "quantizer.alpha_init", "-2");
+    CHECK_DIES(child_set_make, "quantizer.alpha_init=0", "quantizer.alpha_init", "got '0'");
+    CHECK_DIES(child_set_make, "quantizer.alpha_init=nan", "quantizer.alpha_init", "nan");
+    CHECK_DIES(child_set_make, "quantizer.alpha_init=6x", "quantizer.alpha_init", "6x");
+    CHECK_DIES(child_set_make_weight, "quantizer.alpha_init=abc", "quantizer.alpha_init", "abc");
+    CHECK_DIES(child_set_make_weight, "quantizer.high_bits=none", "quantizer.high_bits", "none");
+    CHECK_DIES(child_set_make, "quantizer.denorm=maybe", "denorm");
 }
 
 /* --- PyTorch fixtures ---------------------------------------------------------------- */

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -452,60 +450,8 @@ static void test_determinism(void) {
 
 /* --- user-facing errors (forked child: qat_die exits) -------------------------------- */
 
-static int run_child(void (*fn)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        fn(arg);
-        _exit(0); /* fn should not return */
-    }
-    close(fds[1]);
-    char out[16384];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    close(fds[0]);
-    out[n] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    msg[0] = '\0';
-    *lines = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "qat: ", 5)) continue;
-        if ((*lines)++ == 0) snprintf(msg, cap, "%s", line);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_die(void (*fn)(const char *), const char *arg, const char *const *needles, int line) {
-    char msg[4096], what[4600];
-    int lines;
-    int st = run_child(fn, arg, msg, sizeof msg, &lines);
-    if (getenv("QAT_TEST_SHOW_ERRORS")) printf("  %s\n", msg);
-    snprintf(what, sizeof what, "child(%s) exits 1 (got %d) with one error line (got %d): %s", arg, st, lines, msg);
-    check_true(st == 1 && lines == 1 && !strncmp(msg, "qat: error: ", 12), what, __FILE__, line);
-    for (int i = 0; needles[i]; i++) {
-        snprintf(what, sizeof what, "message \"%s\" contains \"%s\"", msg, needles[i]);
-        check_true(strstr(msg, needles[i]) != NULL, what, __FILE__, line);
-    }
-}
-#define EXPECT_DIE(fn, arg, ...) expect_die((fn), (arg), (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
-
 /* The bit widths of an LSQ run (quant_bits validates what the user wrote). */
-static void child_bits(const char *assignment) {
+static void child_bits(const void *assignment) {
     static const CfgField *const schemas[] = {quant_schema, NULL};
     ConfigGrid c;
     config_grid_init(&c, schemas);
@@ -514,12 +460,12 @@ static void child_bits(const char *assignment) {
 }
 
 static void test_errors(void) {
-    EXPECT_DIE(child_bits, "quantizer.bit_width=1", "quantizer.bit_width", "2..16 or 32", "got 1");
-    EXPECT_DIE(child_bits, "quantizer.bit_width=17", "quantizer.bit_width", "got 17");
-    EXPECT_DIE(child_bits, "quantizer.weight_bits=33", "quantizer.weight_bits", "got 33");
-    EXPECT_DIE(child_bits, "quantizer.act_bits=-2", "quantizer.act_bits", "got -2");
-    EXPECT_DIE(child_bits, "quantizer.first_last=16", "quantizer.first_last", "'16'");
-    EXPECT_DIE(child_bits, "quantizer.per_channel=sometimes", "quantizer.per_channel");
+    CHECK_DIES(child_bits, "quantizer.bit_width=1", "quantizer.bit_width", "2..16 or 32", "got 1");
+    CHECK_DIES(child_bits, "quantizer.bit_width=17", "quantizer.bit_width", "got 17");
+    CHECK_DIES(child_bits, "quantizer.weight_bits=33", "quantizer.weight_bits", "got 33");
+    CHECK_DIES(child_bits, "quantizer.act_bits=-2", "quantizer.act_bits", "got -2");
+    CHECK_DIES(child_bits, "quantizer.first_last=16", "quantizer.first_last", "'16'");
+    CHECK_DIES(child_bits, "quantizer.per_channel=sometimes", "quantizer.per_channel");
     /* valid: weight 2, activations 8 */
     static const CfgField *const schemas[] = {quant_schema, NULL};
     ConfigGrid c;

@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -661,61 +659,9 @@ static void test_determinism(void) {
 
 /* --- user-facing errors (forked child: qat_die exits) -------------------------------- */
 
-static int run_child(void (*fn)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        fn(arg);
-        _exit(0); /* fn should not return */
-    }
-    close(fds[1]);
-    char out[16384];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    close(fds[0]);
-    out[n] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    msg[0] = '\0';
-    *lines = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "qat: ", 5)) continue;
-        if ((*lines)++ == 0) snprintf(msg, cap, "%s", line);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_die(void (*fn)(const char *), const char *arg, const char *const *needles, int line) {
-    char msg[4096], what[4600];
-    int lines;
-    int st = run_child(fn, arg, msg, sizeof msg, &lines);
-    if (getenv("QAT_TEST_SHOW_ERRORS")) printf("  %s\n", msg);
-    snprintf(what, sizeof what, "child(%s) exits 1 (got %d) with one error line (got %d): %s", arg, st, lines, msg);
-    check_true(st == 1 && lines == 1 && !strncmp(msg, "qat: error: ", 12), what, __FILE__, line);
-    for (int i = 0; needles[i]; i++) {
-        snprintf(what, sizeof what, "message \"%s\" contains \"%s\"", msg, needles[i]);
-        check_true(strstr(msg, needles[i]) != NULL, what, __FILE__, line);
-    }
-}
-#define EXPECT_DIE(fn, arg, ...) expect_die((fn), (arg), (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
-
 /* arg: "section.key=value" applied to a fresh config, then a weight and an activation
  * quantizer are made through the method registry. */
-static void child_make_with(const char *assignment) {
+static void child_make_with(const void *assignment) {
     static const CfgField *const schemas[] = {quant_schema, NULL};
     ConfigGrid c;
     config_grid_init(&c, schemas);
@@ -726,26 +672,26 @@ static void child_make_with(const char *assignment) {
     quant_method_find("pact")->make(&spec);
 }
 
-static void child_make_bits(const char *arg) {
+static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 0, 0, 0, 1, &cfg_def};
     quant_method_find("pact")->make(&spec);
 }
 
 static void test_errors(void) {
-    EXPECT_DIE(child_make_with, "quantizer.weight_quantizer=sawbb", "quantizer.weight_quantizer", "sawb or dorefa",
+    CHECK_DIES(child_make_with, "quantizer.weight_quantizer=sawbb", "quantizer.weight_quantizer", "sawb or dorefa",
                "'sawbb'");
-    EXPECT_DIE(child_make_with, "quantizer.weight_quantizer=DoReFa", "quantizer.weight_quantizer", "'DoReFa'");
-    EXPECT_DIE(child_make_with, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "'max' or a positive number",
+    CHECK_DIES(child_make_with, "quantizer.weight_quantizer=DoReFa", "quantizer.weight_quantizer", "'DoReFa'");
+    CHECK_DIES(child_make_with, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "'max' or a positive number",
                "'maximum'");
-    EXPECT_DIE(child_make_with, "quantizer.alpha_init=-1", "quantizer.alpha_init", "'-1'");
-    EXPECT_DIE(child_make_with, "quantizer.alpha_init=0", "quantizer.alpha_init", "'0'");
-    EXPECT_DIE(child_make_with, "quantizer.alpha_init=10x", "quantizer.alpha_init", "'10x'");
-    EXPECT_DIE(child_make_with, "quantizer.alpha_init=nan", "quantizer.alpha_init", "'nan'");
-    EXPECT_DIE(child_make_with, "quantizer.lambda_alpha=-0.1", "quantizer.lambda_alpha", ">= 0", "-0.1");
-    EXPECT_DIE(child_make_with, "quantizer.lambda_alpha=abc", "quantizer.lambda_alpha");
-    EXPECT_DIE(child_make_bits, "1", "pact", "bit width", "2..16", "got 1");
-    EXPECT_DIE(child_make_bits, "17", "pact", "bit width", "got 17");
-    EXPECT_DIE(child_make_bits, "32", "pact", "bit width", "got 32");
+    CHECK_DIES(child_make_with, "quantizer.alpha_init=-1", "quantizer.alpha_init", "'-1'");
+    CHECK_DIES(child_make_with, "quantizer.alpha_init=0", "quantizer.alpha_init", "'0'");
+    CHECK_DIES(child_make_with, "quantizer.alpha_init=10x", "quantizer.alpha_init", "'10x'");
+    CHECK_DIES(child_make_with, "quantizer.alpha_init=nan", "quantizer.alpha_init", "'nan'");
+    CHECK_DIES(child_make_with, "quantizer.lambda_alpha=-0.1", "quantizer.lambda_alpha", ">= 0", "-0.1");
+    CHECK_DIES(child_make_with, "quantizer.lambda_alpha=abc", "quantizer.lambda_alpha");
+    CHECK_DIES(child_make_bits, "1", "pact", "bit width", "2..16", "got 1");
+    CHECK_DIES(child_make_bits, "17", "pact", "bit width", "got 17");
+    CHECK_DIES(child_make_bits, "32", "pact", "bit width", "got 32");
     /* and the valid spellings are accepted */
     Quantizer *q = make_cfg(4, UNSIGNED_ACT, &cfg_init10);
     CHECK(q->params[0]->t.data[0] == 10.0f);

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -701,75 +699,22 @@ static void test_threads(void) {
 
 /* --- user-facing errors (forked child: qat_die exits) -------------------------------- */
 
-/* Runs fn(arg) in a child with stderr on a pipe; returns its exit status (-1 if it did
- * not exit normally); msg gets the first "qat: " line and *lines the number of them. */
-static int run_child(void (*fn)(const char *), const char *arg, char *msg, size_t cap, int *lines) {
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        fn(arg);
-        _exit(0); /* fn should not return */
-    }
-    close(fds[1]);
-    char out[16384];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
-    close(fds[0]);
-    out[n] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    msg[0] = '\0';
-    *lines = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "qat: ", 5)) continue;
-        if ((*lines)++ == 0) snprintf(msg, cap, "%s", line);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void expect_die(void (*fn)(const char *), const char *arg, const char *const *needles, int line) {
-    char msg[4096], what[4600];
-    int lines;
-    int st = run_child(fn, arg, msg, sizeof msg, &lines);
-    snprintf(what, sizeof what, "child(%s) exits 1 (got %d) with one error line (got %d): %s", arg, st, lines, msg);
-    check_true(st == 1 && lines == 1 && !strncmp(msg, "qat: error: ", 12), what, __FILE__, line);
-    for (int i = 0; needles[i]; i++) {
-        snprintf(what, sizeof what, "message \"%s\" contains \"%s\"", msg, needles[i]);
-        check_true(strstr(msg, needles[i]) != NULL, what, __FILE__, line);
-    }
-}
-#define EXPECT_DIE(fn, arg, ...) expect_die((fn), (arg), (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
-
-static void child_make_bits(const char *arg) {
+static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 1, 1, 0, 1, &cfg_on};
     quant_method_find("qil")->make(&spec);
 }
 
-static void child_set(const char *assignment) {
+static void child_set(const void *assignment) {
     config_grid_set(&cfg_on, assignment);
 }
 
 static void test_errors(void) {
-    EXPECT_DIE(child_make_bits, "1", "qil", "bit width", "2..16", "got 1");
-    EXPECT_DIE(child_make_bits, "17", "qil", "bit width", "got 17");
-    EXPECT_DIE(child_make_bits, "32", "qil", "bit width", "got 32");
-    EXPECT_DIE(child_make_bits, "0", "qil", "bit width", "got 0");
-    EXPECT_DIE(child_set, "quantizer.rescale=maybe", "rescale");
-    EXPECT_DIE(child_set, "quantizer.rescal=true", "rescal");
+    CHECK_DIES(child_make_bits, "1", "qil", "bit width", "2..16", "got 1");
+    CHECK_DIES(child_make_bits, "17", "qil", "bit width", "got 17");
+    CHECK_DIES(child_make_bits, "32", "qil", "bit width", "got 32");
+    CHECK_DIES(child_make_bits, "0", "qil", "bit width", "got 0");
+    CHECK_DIES(child_set, "quantizer.rescale=maybe", "rescale");
+    CHECK_DIES(child_set, "quantizer.rescal=true", "rescal");
 }
 
 /* --- PyTorch fixtures ---------------------------------------------------------------- */

@@ -2,8 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "data/tar.h"
@@ -26,28 +24,10 @@ static int visit(void *ctx, const char *name, const unsigned char *data, size_t 
     return 0;
 }
 
-static int dies(const char *path, const char *expect) {
-    int fds[2];
-    if (pipe(fds) != 0) return 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        Seen s = {0};
-        tar_foreach(path, visit, &s);
-        _exit(0);
-    }
-    close(fds[1]);
-    char buf[1024] = "";
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)n;
-    buf[len] = '\0';
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(buf, expect) != NULL;
-    if (!ok) fprintf(stderr, "expected an error containing \"%s\"; status %d, stderr: %s\n", expect, st, buf);
-    return ok;
+/* Reads the archive at path (in a child: it must die). */
+static void child_read(const void *path) {
+    Seen s = {0};
+    tar_foreach(path, visit, &s);
 }
 
 int main(void) {
@@ -83,10 +63,10 @@ int main(void) {
     Seen s2 = {0};
     CHECK(tar_foreach(path, visit, &s2) == 4);
     snprintf(path, sizeof path, "%s/cut.tar", dir);
-    CHECK(dies(path, "truncated"));
+    CHECK_DIES_HOW(CHECK_DIES_ANYWHERE, child_read, path, "truncated");
     snprintf(path, sizeof path, "%s/bad.tar", dir);
-    CHECK(dies(path, "corrupt tar header"));
-    CHECK(dies("/nonexistent/x.tar.gz", "cannot open /nonexistent/x.tar.gz"));
+    CHECK_DIES_HOW(CHECK_DIES_ANYWHERE, child_read, path, "corrupt tar header");
+    CHECK_DIES_HOW(CHECK_DIES_ANYWHERE, child_read, "/nonexistent/x.tar.gz", "cannot open /nonexistent/x.tar.gz");
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
     return check_done("tar");
