@@ -10,17 +10,14 @@ both sides see the same token ids and lengths.
 
 PyTorch's step takes 10-45 s here, so only a few steps are timed (the fastest counts).
 Prints "lstm no_quant torch threads=N batch=B tokens=T ms_per_step=X".
-Usage: torch_lstm.py THREADS STEPS [CACHE_FILE]. Run with Debian's python3-torch."""
+Usage: torch_lstm.py THREADS STEPS [CACHE_FILE]; STEPS = 0 prints only the batch's
+token count (no torch needed). Run with Debian's python3-torch."""
 import array
 import glob
 import os
 import struct
 import sys
 import time
-
-import torch
-import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 M64 = (1 << 64) - 1
 
@@ -93,24 +90,30 @@ def read_cache(path):
     return vocab, reviews, list(labels)
 
 
-class LSTMModel(nn.Module):
+def make_model(vocab_size, emb=256, hidden=256, layers=2, dropout=0.2, emb_dropout=0.1):
     """The prototype's models/lstm.py (defaults of lstm_default.yml)."""
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.rnn import pack_padded_sequence
 
-    def __init__(self, vocab_size, emb=256, hidden=256, layers=2, dropout=0.2, emb_dropout=0.1):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, emb, padding_idx=0)
-        self.embedding_dropout = nn.Dropout(emb_dropout)
-        self.lstm = nn.LSTM(emb, hidden, num_layers=layers, dropout=dropout, batch_first=True, bidirectional=True)
-        self.feature_dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * hidden, 2)
-        self.layers, self.hidden = layers, hidden
+    class LSTMModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, emb, padding_idx=0)
+            self.embedding_dropout = nn.Dropout(emb_dropout)
+            self.lstm = nn.LSTM(emb, hidden, num_layers=layers, dropout=dropout, batch_first=True,
+                                bidirectional=True)
+            self.feature_dropout = nn.Dropout(dropout)
+            self.classifier = nn.Linear(2 * hidden, 2)
 
-    def forward(self, ids, lengths):
-        x = self.embedding_dropout(self.embedding(ids))
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        h = h.view(self.layers, 2, ids.size(0), self.hidden)[-1]
-        return self.classifier(self.feature_dropout(torch.cat((h[0], h[1]), dim=-1)))
+        def forward(self, ids, lengths):
+            x = self.embedding_dropout(self.embedding(ids))
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            _, (h, _) = self.lstm(packed)
+            h = h.view(layers, 2, ids.size(0), hidden)[-1]
+            return self.classifier(self.feature_dropout(torch.cat((h[0], h[1]), dim=-1)))
+
+    return LSTMModel()
 
 
 def main():
@@ -124,17 +127,25 @@ def main():
         if not found:
             sys.exit("no IMDB cache under %s/cache: run build/bench_step lstm once first" % root)
         cache = found[-1]
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
     vocab, reviews, labels = read_cache(cache)
     order = list(range(len(reviews)))
     QatRng(2).shuffle(order)
     batch = order[:32]
+    if steps == 0:
+        print("tokens=%d" % sum(len(reviews[i]) for i in batch))
+        return
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.rnn import pad_sequence
+
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as qat (denormals slowed PyTorch's LSTM ~2.5x here)
+    torch.manual_seed(0)
     seqs = [torch.tensor(list(reviews[i]), dtype=torch.long) for i in batch]
     lengths = torch.tensor([len(s) for s in seqs])
     ids = pad_sequence(seqs, batch_first=True, padding_value=0)
     y = torch.tensor([labels[i] for i in batch])
-    model = LSTMModel(vocab)
+    model = make_model(vocab)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     model.train()
     best = float("inf")

@@ -14,7 +14,10 @@
  * Batches: random, as the prototype's shuffled DataLoader. training.bucket_window = K
  * sorts each window of K shuffled batches by length before cutting it into batches
  * (then the batch order is shuffled), so the reviews of a batch have similar lengths and
- * the per-step products keep their full batch for longer; 0 (default) is off.
+ * the per-step products keep their full batch for longer; 0 (default) is off. Measured
+ * (4,000 training reviews, 1 epoch, 2,000 test reviews): ROC-AUC 0.707 with a window of
+ * 20 against 0.748 without, and no faster, since the per-step products run on a packed
+ * kernel that keeps its speed at small batches (nn/packed_gemm.h).
  * Evaluation batches are taken in length order (the result does not depend on it).
  *
  * Quant sites: the embedding table (first), per LSTM layer its input and, per direction,
@@ -118,17 +121,24 @@ static Tensor *forward(Lstm *m, Graph *g, const ImdbSplit *s, int B) {
     return linear_forward(g, &m->fc, final, B);
 }
 
-/* AdaRound calibrates through a layer kind it knows; the LSTM's (3.6) is not there yet. */
+/* AdaRound calibrates through a layer kind it knows; the LSTM's (3.6) is not there yet.
+ * Its quantizers (or its capture spies) on any LSTM site stop the run with a clear error. */
 static void check_method(Model *model) {
     Lstm *m = model->self;
-    for (int l = 0; l < m->L; l++)
+    for (int l = 0; l < m->L; l++) {
+        LstmLayer *ly = &m->layer[l];
+        const QuantSite *s[7] = {&ly->x_q};
+        int n = 1;
         for (int d = 0; d < m->ndir; d++) {
-            const QuantSite *w[2] = {&m->layer[l].dir[d].wih_q, &m->layer[l].dir[d].whh_q};
-            for (int k = 0; k < 2; k++)
-                if (w[k]->q && !strncmp(w[k]->q->ops->name, "adaround", 8))
-                    qat_die("adaround: the LSTM layers need the gate-output reconstruction of METHODS.md 3.6, "
-                            "which is not available yet");
+            s[n++] = &ly->dir[d].wih_q;
+            s[n++] = &ly->dir[d].whh_q;
+            s[n++] = &ly->dir[d].h_q;
         }
+        for (int k = 0; k < n; k++)
+            if (s[k]->q && !strncmp(s[k]->q->ops->name, "adaround", 8))
+                qat_die("adaround: the LSTM layers need the gate-output reconstruction of METHODS.md 3.6, "
+                        "which is not available yet");
+    }
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -71,7 +71,7 @@ static const CfgField SCHEMA[] = {
     {"model", "loss", CFG_STRING, "bce", "bce (every position, one negative) or sampled_softmax (read-out only)"},
     {"model", "num_negatives", CFG_INT, "50", "sampled_softmax negatives"},
     {"training", "batch_size", CFG_INT, "128", "sequences per batch"},
-    {"training", "epochs", CFG_INT, "200", "passes over the training users"},
+    {"training", "epochs", CFG_INT, "60", "passes over the training users"},
     {"training", "lr", CFG_FLOAT, "0.001", "Adam learning rate"},
     {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay"},
     {"training", "adam_beta1", CFG_FLOAT, "0.9", "Adam beta1"},
@@ -383,6 +383,9 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
 
 static void destroy(Model *m) {
     SasRec *s = m->self;
+    /* The sites live in s: free their quantizers first. */
+    param_list_free(&m->params, 1);
+    quant_site_list_free(&m->sites);
     loo_split_free(&s->split);
     interactions_free(&s->ix);
     free(s->ex);
@@ -397,8 +400,6 @@ static void destroy(Model *m) {
     free(s->last);
     free(s->mark);
     free(s);
-    param_list_free(&m->params, 1);
-    quant_site_list_free(&m->sites);
     free(m);
 }
 
@@ -434,9 +435,18 @@ static void build_examples(SasRec *s) {
     for (int u = 0; u < sp->n_users; u++) cap += sp->n_train[u] / (s->L > 1 ? s->L - 1 : 1) + 1;
     s->ex = qat_malloc((size_t)cap * sizeof *s->ex);
     s->n_ex = 0;
+    if (s->n_items < 2) qat_die("the log has %d item(s): negatives need at least 2", s->n_items);
     for (int u = 0; u < sp->n_users; u++) {
         int n = sp->n_train[u];
         if (n < 2) continue;
+        if (s->bce && n >= s->n_items) {
+            /* BCE negatives come from outside the training items: one must exist */
+            mark_items(s->mark, train_seq(s, u), n, 1);
+            int free_items = 0;
+            for (int j = 1; j <= s->n_items; j++) free_items += !s->mark[j];
+            mark_items(s->mark, train_seq(s, u), n, 0);
+            if (!free_items) qat_die("user %lld has every item in training: no negative to sample", (long long)s->ix.user_id[u]);
+        }
         if (s->bce) {
             /* input = the last L items before the final one */
             int len = n - 1 > s->L ? s->L + 1 : n;

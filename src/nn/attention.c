@@ -9,11 +9,38 @@
 #include "core/error.h"
 #include "nn/fused_dropout.h"
 
-/* Query rows per score tile: a tile of rows i0..i1 needs keys 0..i1 only, so most of the
- * causal upper triangle is never computed (about a third of the work at length 200). */
+/* Query rows per score tile, at most: a tile of rows i0..i1 needs keys 0..i1 only, so
+ * most of the causal upper triangle is never computed (about a third of the work at
+ * length 200). A sequence is cut into equal tiles (200 -> 4 x 50, not 64+64+64+8). */
 #define ATT_TILE 64
 
-static inline int tile_end(int i0, int n) { return i0 + ATT_TILE < n ? i0 + ATT_TILE : n; }
+/* e^x for x <= 0 (softmax after subtracting the row maximum), vectorisable: 2^n times a
+ * degree-6 polynomial on [-ln2/2, ln2/2]; relative error below 3e-7; 0 below -87. */
+static inline float exp_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } u = {p};
+    u.i += (int32_t)n * (1 << 23); /* n in [-126, 0]: no overflow */
+    return u.f;
+}
+
+static inline int tile_rows(int n) {
+    int tiles = (n + ATT_TILE - 1) / ATT_TILE;
+    return (n + tiles - 1) / tiles;
+}
+
+static inline int tile_end(int i0, int n) { return i0 + tile_rows(n) < n ? i0 + tile_rows(n) : n; }
 
 /* Pointers of one (sequence, head) into Q, K, V (or their gradients) and the output. */
 typedef struct {
@@ -42,16 +69,19 @@ static HeadView head_view(Cols q, Cols k, Cols v, Tensor *y, int row, int col, i
 static void head_forward(HeadView h, int n, int dh, float *pm, float *pd, float p, uint32_t key, uint32_t base) {
     float scale = 1.0f / sqrtf((float)dh), keep = 1.0f / (1.0f - p);
     uint32_t th = dropout_threshold(p);
-    for (int i0 = 0; i0 < n; i0 += ATT_TILE) {
+    for (int i0 = 0; i0 < n; i0 += tile_rows(n)) {
         int i1 = tile_end(i0, n);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, dh, scale, h.q + (size_t)i0 * h.ldq,
                     h.ldq, h.k, h.ldk, 0.0f, pm + (size_t)i0 * n, n);
         for (int i = i0; i < i1; i++) {
             float *row = pm + (size_t)i * n;
+            /* omp simd: reductions in vector lanes (plain C would keep one serial chain) */
             float mx = row[0];
+#pragma omp simd reduction(max : mx)
             for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
             float sum = 0.0f;
-            for (int j = 0; j <= i; j++) sum += (row[j] = expf(row[j] - mx));
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j <= i; j++) sum += (row[j] = exp_neg(row[j] - mx));
             float inv = 1.0f / sum;
             for (int j = 0; j <= i; j++) row[j] *= inv;
             for (int j = i + 1; j < i1; j++) row[j] = 0.0f;
@@ -72,7 +102,7 @@ static void head_forward(HeadView h, int n, int dh, float *pm, float *pd, float 
 static void head_backward(HeadView x, HeadView gx, int n, int dh, const float *pm, const float *pd, float *ds) {
     float scale = 1.0f / sqrtf((float)dh);
     /* dPd = dO V^T and dV += Pd^T dO, tile by tile. */
-    for (int i0 = 0; i0 < n; i0 += ATT_TILE) {
+    for (int i0 = 0; i0 < n; i0 += tile_rows(n)) {
         int i1 = tile_end(i0, n);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, dh, 1.0f, gx.o + (size_t)i0 * gx.ldo,
                     gx.ldo, x.v, x.ldv, 0.0f, ds + (size_t)i0 * n, n);
@@ -86,12 +116,13 @@ static void head_backward(HeadView x, HeadView gx, int n, int dh, const float *p
         float *r = ds + (size_t)i * n;
         const float *a = pm + (size_t)i * n, *b = pd + (size_t)i * n;
         float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j <= i; j++) dot += b[j] * r[j];
         for (int j = 0; j <= i; j++) r[j] = (b[j] * r[j] - a[j] * dot) * scale;
-        int i1 = tile_end(i - i % ATT_TILE, n);
+        int i1 = tile_end(i - i % tile_rows(n), n);
         for (int j = i + 1; j < i1; j++) r[j] = 0.0f;
     }
-    for (int i0 = 0; i0 < n; i0 += ATT_TILE) {
+    for (int i0 = 0; i0 < n; i0 += tile_rows(n)) {
         int i1 = tile_end(i0, n);
         if (gx.q)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, dh, i1, 1.0f, ds + (size_t)i0 * n, n,
@@ -273,6 +304,84 @@ Tensor *attention_forward(Graph *g, Attention *a, Tensor *xq, Tensor *xkv, const
 
 /* ---- transformer blocks -------------------------------------------------------------- */
 
+/* LayerNorm over the d = 50.. columns of the blocks, in float (op_layernorm accumulates
+ * in double, about 3x slower on rows this short); same formulas (METHODS.md 6). */
+typedef struct {
+    Tensor *x, *w, *b, *y;
+    float *xhat, *rstd, *part; /* part: per-thread dgamma, dbeta */
+} LnCtx;
+
+static void ln_backward(void *ptr) {
+    LnCtx *c = ptr;
+    int D = c->x->shape[1];
+    long rows = c->x->shape[0];
+    const float *gam = c->w->data;
+    int nt = omp_get_max_threads();
+    memset(c->part, 0, (size_t)nt * 2 * D * sizeof(float));
+#pragma omp parallel
+    {
+        float *dg = c->part + (size_t)omp_get_thread_num() * 2 * D, *db = dg + D;
+#pragma omp for schedule(static)
+        for (long r = 0; r < rows; r++) {
+            const float *dy = c->y->grad + r * D, *xh = c->xhat + r * D;
+            float mg = 0.0f, mgx = 0.0f;
+#pragma omp simd reduction(+ : mg, mgx)
+            for (int i = 0; i < D; i++) {
+                float gi = dy[i] * gam[i];
+                mg += gi;
+                mgx += gi * xh[i];
+                dg[i] += dy[i] * xh[i];
+                db[i] += dy[i];
+            }
+            if (c->x->grad) {
+                float *dx = c->x->grad + r * D, rs = c->rstd[r];
+                mg /= (float)D;
+                mgx /= (float)D;
+                for (int i = 0; i < D; i++) dx[i] += rs * (dy[i] * gam[i] - mg - xh[i] * mgx);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        const float *dg = c->part + (size_t)t * 2 * D;
+        for (int i = 0; i < D; i++) {
+            if (c->w->grad) c->w->grad[i] += dg[i];
+            if (c->b->grad) c->b->grad[i] += dg[D + i];
+        }
+    }
+}
+
+static Tensor *layernorm(Graph *g, Tensor *x, Param *w, Param *b, float eps) {
+    int D = x->shape[1];
+    long rows = x->shape[0];
+    int grad = graph_needs_grad(g, x, &w->t) || (g->training && b->t.grad);
+    Tensor *y = graph_tensor2(g, grad, (int)rows, D);
+    float *xhat = grad ? graph_alloc(g, x->size * sizeof(float)) : NULL;
+    float *rstd = grad ? graph_alloc(g, (size_t)rows * sizeof(float)) : NULL;
+    const float *gam = w->t.data, *bet = b->t.data;
+#pragma omp parallel for schedule(static) if (rows * D > 65536)
+    for (long r = 0; r < rows; r++) {
+        const float *in = x->data + r * D;
+        float *out = y->data + r * D, *xh = xhat ? xhat + r * D : out;
+        float mu = 0.0f, var = 0.0f;
+#pragma omp simd reduction(+ : mu)
+        for (int i = 0; i < D; i++) mu += in[i];
+        mu /= (float)D;
+#pragma omp simd reduction(+ : var)
+        for (int i = 0; i < D; i++) var += (in[i] - mu) * (in[i] - mu);
+        float rs = 1.0f / sqrtf(var / (float)D + eps);
+        for (int i = 0; i < D; i++) xh[i] = (in[i] - mu) * rs;
+        for (int i = 0; i < D; i++) out[i] = gam[i] * xh[i] + bet[i];
+        if (rstd) rstd[r] = rs;
+    }
+    if (grad) {
+        LnCtx *c = graph_alloc(g, sizeof *c);
+        *c = (LnCtx){x, &w->t, &b->t, y, xhat, rstd,
+                     graph_alloc(g, (size_t)omp_get_max_threads() * 2 * D * sizeof(float))};
+        graph_push(g, ln_backward, c);
+    }
+    return y;
+}
+
 static Param *ln_param(LayerBuilder *lb, const char *block, const char *what, int d, float value) {
     char name[96];
     snprintf(name, sizeof name, "%s.%s", block, what);
@@ -311,13 +420,13 @@ static Tensor *ffn_residual(Graph *g, AttnBlock *b, Tensor *x, Tensor *h, const 
 
 Tensor *attn_block_forward(Graph *g, AttnBlock *b, Tensor *x, const SeqBatch *sb) {
     if (b->kind == BLOCK_SASREC) {
-        Tensor *q = op_layernorm(g, x, &b->ln1_w->t, &b->ln1_b->t, b->ln_eps);
+        Tensor *q = layernorm(g, x, b->ln1_w, b->ln1_b, b->ln_eps);
         x = op_add(g, q, attention_forward(g, &b->attn, q, x, sb));
-        Tensor *h = op_layernorm(g, x, &b->ln2_w->t, &b->ln2_b->t, b->ln_eps);
+        Tensor *h = layernorm(g, x, b->ln2_w, b->ln2_b, b->ln_eps);
         return ffn_residual(g, b, h, h, sb);
     }
-    Tensor *a = op_layernorm(g, x, &b->ln1_w->t, &b->ln1_b->t, b->ln_eps);
+    Tensor *a = layernorm(g, x, b->ln1_w, b->ln1_b, b->ln_eps);
     x = op_add_dropout(g, x, attention_forward(g, &b->attn, a, NULL, sb), b->dropout);
-    Tensor *h = op_layernorm(g, x, &b->ln2_w->t, &b->ln2_b->t, b->ln_eps);
+    Tensor *h = layernorm(g, x, b->ln2_w, b->ln2_b, b->ln_eps);
     return ffn_residual(g, b, x, h, sb);
 }

@@ -1,14 +1,23 @@
-/* Conv2d as im2col + GEMM.
+/* Conv2d: two ways of turning it into GEMMs.
+ *  - Shifted GEMMs ("implicit"; stride 1 and at least 16 input channels, ESPCN's inner
+ *    layers): the input is zero-padded into planes of Hp x Wp, the output is computed on
+ *    an extended map of Ho rows of Wp columns (the last Wp - Wo of each row are junk and
+ *    dropped), and kernel tap (u, v) of every output pixel then reads the padded plane at
+ *    a fixed offset u*Wp + v: one GEMM per tap on a strided view, K = C. No columns are
+ *    built, which for 17x17 maps cost more than the GEMMs' own packing. dW and dX are
+ *    the same shifted GEMMs, transposed.
+ *  - im2col + one GEMM (the rest: the first layer with one channel, strided convs). Its
+ *    input gradient is, for stride 1, a conv of dY with the flipped, transposed kernel
+ *    (one GEMM with K = O*k*k on the columns of dY); for other strides W^T dY and a
+ *    scatter-add of the columns (col2im).
  * With at least as many samples as threads (training batches) each thread takes whole
- * samples with single-threaded GEMMs, so the columns of one sample stay in its cache.
- * With fewer samples (evaluation on whole images, batch 1) the samples go one by one:
- * im2col is split over the threads by channel and OpenBLAS spreads each GEMM over them.
- * Backward rebuilds the columns rather than keeping them (for MNIST-sized maps storing
- * them costs more memory traffic than recomputing). The input gradient of a stride-1
- * conv is itself a stride-1 conv of dY with the flipped, transposed kernel: one GEMM
- * with K = O*k*k on the columns of dY, instead of W^T dY (K = O) and a scatter-add of
- * C*k*k rows (col2im); other strides use the latter. */
+ * samples with single-threaded GEMMs, so one sample's buffers stay in its cache. With
+ * fewer (evaluation on whole images, batch 1) the samples go one by one: the shifted
+ * forward splits the output rows into one band per thread (no barrier between the taps'
+ * GEMMs), the rest lets OpenBLAS spread each GEMM over the threads. Backward rebuilds
+ * columns and padded planes rather than keeping them from the forward. */
 #include <omp.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/blas.h"
@@ -19,7 +28,8 @@ typedef struct {
     Tensor *x, *w, *b, *y;
     int stride, pad;
     ConvAct act;
-    Graph *g; /* backward scratch comes from the step's arena */
+    Graph *g;  /* backward scratch comes from the step's arena */
+    float *wt; /* shifted-GEMM path: the weight as [k*k][O][C] */
 } ConvCtx;
 
 /* Output columns j whose input column j*s + v - p lies inside [0, W): [*j0, *j1). */
@@ -31,44 +41,63 @@ static void valid_range(int v, int s, int p, int W, int Wo, int *j0, int *j1) {
     if (*j1 < *j0) *j1 = *j0;
 }
 
-/* col[(c*k + u)*k + v][i*Wo + j] = x[c][i*s + u - p][j*s + v - p] (0 outside), for the
- * channels c0 <= c < c1. The bounds are resolved per row, so the inner loops are plain
- * copies (short rows: a loop, not a memcpy call). */
-static void im2col(const float *x, int c0, int c1, int H, int W, int k, int s, int p, int Ho,
-                   int Wo, float *col) {
-    for (int c = c0; c < c1; c++)
-        for (int u = 0; u < k; u++)
-            for (int v = 0; v < k; v++) {
-                float *row = col + ((size_t)(c * k + u) * k + v) * Ho * Wo;
-                int j0, j1;
-                valid_range(v, s, p, W, Wo, &j0, &j1);
-                for (int i = 0; i < Ho; i++) {
-                    int hi = i * s + u - p;
-                    float *restrict out = row + (size_t)i * Wo;
-                    if (hi < 0 || hi >= H) {
-                        memset(out, 0, (size_t)Wo * sizeof(float));
-                        continue;
-                    }
-                    const float *restrict in = x + ((size_t)c * H + hi) * W + (v - p);
-                    for (int j = 0; j < j0; j++) out[j] = 0.0f;
-                    if (s == 1)
-                        for (int j = j0; j < j1; j++) out[j] = in[j];
-                    else
-                        for (int j = j0; j < j1; j++) out[j] = in[j * s];
-                    for (int j = j1; j < Wo; j++) out[j] = 0.0f;
-                }
-            }
+/* ---- im2col ------------------------------------------------------------------------- */
+
+/* Row r = (c*k + u)*k + v of the columns: col_r[i*Wo + j] = x[c][i*s + u - p][j*s + v - p]
+ * (0 outside). The bounds are resolved per image row, so the inner loops are plain copies
+ * (short rows: a loop, not a memcpy call). */
+static void im2col_row(const float *x, int r, int H, int W, int k, int s, int p, int Ho, int Wo,
+                       float *restrict row) {
+    int c = r / (k * k), u = r / k % k, v = r % k;
+    int j0, j1;
+    valid_range(v, s, p, W, Wo, &j0, &j1);
+    if (s == 1 && Wo == W) {
+        /* "Same" width: the row is the channel shifted by (u-p)*W + v-p, so one long copy
+         * fills it; only the wrapped-around edge columns are zeroed after. */
+        int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < Ho ? H + p - u : Ho;
+        if (i1 <= i0 || j1 <= j0) {
+            memset(row, 0, (size_t)Ho * Wo * sizeof(float));
+            return;
+        }
+        const float *restrict in = x + (size_t)c * H * W + (ptrdiff_t)(u - p) * W + (v - p);
+        size_t a = (size_t)i0 * W + j0, e = (size_t)(i1 - 1) * W + j1;
+        memset(row, 0, a * sizeof(float));
+        for (size_t q = a; q < e; q++) row[q] = in[q];
+        memset(row + e, 0, ((size_t)Ho * Wo - e) * sizeof(float));
+        for (int i = i0; i < i1; i++) {
+            for (int j = 0; j < j0; j++) row[(size_t)i * Wo + j] = 0.0f;
+            for (int j = j1; j < Wo; j++) row[(size_t)i * Wo + j] = 0.0f;
+        }
+        return;
+    }
+    for (int i = 0; i < Ho; i++) {
+        int hi = i * s + u - p;
+        float *restrict out = row + (size_t)i * Wo;
+        if (hi < 0 || hi >= H) {
+            memset(out, 0, (size_t)Wo * sizeof(float));
+            continue;
+        }
+        const float *restrict in = x + ((size_t)c * H + hi) * W + (v - p);
+        for (int j = 0; j < j0; j++) out[j] = 0.0f;
+        if (s == 1)
+            for (int j = j0; j < j1; j++) out[j] = in[j];
+        else
+            for (int j = j0; j < j1; j++) out[j] = in[j * s];
+        for (int j = j1; j < Wo; j++) out[j] = 0.0f;
+    }
 }
 
-/* im2col of all C channels: in one thread, or split by channel over the team. */
+/* The columns [C*k*k, Ho*Wo] of one sample: in one thread, or split by row over the team. */
 static void im2col_all(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                        float *col, int parallel) {
+    int rows = C * k * k;
+    size_t P = (size_t)Ho * Wo;
     if (!parallel) {
-        im2col(x, 0, C, H, W, k, s, p, Ho, Wo, col);
+        for (int r = 0; r < rows; r++) im2col_row(x, r, H, W, k, s, p, Ho, Wo, col + r * P);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) im2col(x, c, c + 1, H, W, k, s, p, Ho, Wo, col);
+    for (int r = 0; r < rows; r++) im2col_row(x, r, H, W, k, s, p, Ho, Wo, col + r * P);
 }
 
 /* The adjoint of im2col: dx[c][i*s + u - p][j*s + v - p] += col[...][i*Wo + j]. */
@@ -92,6 +121,209 @@ static void col2im_add(const float *col, int C, int H, int W, int k, int s, int 
                 }
             }
 }
+
+/* ---- shifted GEMMs (stride 1) -------------------------------------------------------- */
+
+typedef struct {
+    int C, H, W, O, k, p, Hp, Wp, Ho, Wo;
+    int L; /* padded plane stride: Hp*Wp plus k-1 floats the last tap's junk columns read */
+    int Q; /* extended output map: Ho rows of Wp columns */
+} Geo;
+
+static int use_shifted(int C, int stride) { return stride == 1 && C >= 16; }
+
+static Geo geo_of(const Tensor *x, const Tensor *w, int pad) {
+    Geo g;
+    g.C = x->shape[1], g.H = x->shape[2], g.W = x->shape[3];
+    g.O = w->shape[0], g.k = w->shape[2], g.p = pad;
+    g.Hp = g.H + 2 * pad, g.Wp = g.W + 2 * pad;
+    g.Ho = g.Hp - g.k + 1, g.Wo = g.Wp - g.k + 1;
+    g.L = g.Hp * g.Wp + g.k - 1;
+    g.Q = g.Ho * g.Wp;
+    return g;
+}
+
+/* wt[(u*k + v)][o][c] = w[o][c][u][v] */
+static float *repack_taps(Graph *gr, const Tensor *w) {
+    int O = w->shape[0], C = w->shape[1], kk = w->shape[2] * w->shape[3];
+    float *wt = graph_alloc(gr, (size_t)kk * O * C * sizeof(float));
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++)
+            for (int t = 0; t < kk; t++) wt[((size_t)t * O + o) * C + c] = w->data[((size_t)o * C + c) * kk + t];
+    return wt;
+}
+
+/* The interior of the padded planes (the zero border is written once per buffer). */
+static void pad_planes(const Geo *g, const float *x, float *xp) {
+    for (int c = 0; c < g->C; c++)
+        for (int i = 0; i < g->H; i++) {
+            float *restrict out = xp + (size_t)c * g->L + (size_t)(i + g->p) * g->Wp + g->p;
+            const float *restrict in = x + ((size_t)c * g->H + i) * g->W;
+            for (int j = 0; j < g->W; j++) out[j] = in[j];
+        }
+}
+
+/* Output rows [i0, i1) of one sample from its padded planes xp: per tap one GEMM on the
+ * matching columns of the extended map ye, then bias, activation and the crop into yn. */
+static void shifted_forward(const Geo *g, const float *wt, const float *xp, float *ye, const Tensor *b,
+                            ConvAct act, float *yn, int i0, int i1) {
+    size_t q0 = (size_t)i0 * g->Wp;
+    int nq = (i1 - i0) * g->Wp;
+    for (int u = 0; u < g->k; u++)
+        for (int v = 0; v < g->k; v++) {
+            int t = u * g->k + v;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->O, nq, g->C, 1.0f,
+                        wt + (size_t)t * g->O * g->C, g->C, xp + q0 + (size_t)u * g->Wp + v, g->L,
+                        t ? 1.0f : 0.0f, ye + q0, g->Q);
+        }
+    for (int o = 0; o < g->O; o++) {
+        float bias = b ? b->data[o] : 0.0f;
+        for (int i = i0; i < i1; i++) {
+            const float *restrict in = ye + (size_t)o * g->Q + (size_t)i * g->Wp;
+            float *restrict out = yn + ((size_t)o * g->Ho + i) * g->Wo;
+            if (act == CONV_ACT_RELU)
+                for (int j = 0; j < g->Wo; j++) out[j] = in[j] + bias > 0.0f ? in[j] + bias : 0.0f;
+            else
+                for (int j = 0; j < g->Wo; j++) out[j] = in[j] + bias;
+        }
+    }
+}
+
+/* Sample n's gradients: dW as dwt[k*k][C][O] (accumulated), db, and dX (added), with the
+ * taps transposed in wtt [k*k][C][O] (so every GEMM is OpenBLAS's unpacked small-matrix
+ * NN kernel). Buffers: xp [C*L] and dye [O*Q] with zero borders / junk columns, dyt
+ * [Q*O], dxp [C*L]. */
+static void shifted_backward_sample(const ConvCtx *c, const Geo *g, const float *wtt, int n, float *xp,
+                                    float *dye, float *dyt, float *dxp, float *dwt, float *db) {
+    int O = g->O, P = g->Ho * g->Wo;
+    const float *dy = c->y->grad + (size_t)n * O * P, *yn = c->y->data + (size_t)n * O * P;
+    for (int o = 0; o < O; o++) { /* dY on the extended map; before a fused ReLU: dy 1[y > 0] */
+        float acc = 0.0f;
+        for (int i = 0; i < g->Ho; i++) {
+            const float *restrict in = dy + ((size_t)o * g->Ho + i) * g->Wo;
+            const float *restrict yo = yn + ((size_t)o * g->Ho + i) * g->Wo;
+            float *restrict out = dye + (size_t)o * g->Q + (size_t)i * g->Wp;
+            if (c->act == CONV_ACT_RELU)
+                for (int j = 0; j < g->Wo; j++) out[j] = yo[j] > 0.0f ? in[j] : 0.0f;
+            else
+                for (int j = 0; j < g->Wo; j++) out[j] = in[j];
+#pragma omp simd reduction(+ : acc)
+            for (int j = 0; j < g->Wo; j++) acc += out[j];
+        }
+        if (db) db[o] += acc;
+    }
+    if (dwt) {
+        pad_planes(g, c->x->data + (size_t)n * g->C * g->H * g->W, xp);
+        for (int q = 0; q < g->Q; q++) /* dY^T [Q, O]: no transposed operand in the GEMMs */
+            for (int o = 0; o < O; o++) dyt[(size_t)q * O + o] = dye[(size_t)o * g->Q + q];
+        for (int u = 0; u < g->k; u++)
+            for (int v = 0; v < g->k; v++) /* dW_t^T [C, O] += Xshift_t [C, Q] dY^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->C, O, g->Q, 1.0f,
+                            xp + (size_t)u * g->Wp + v, g->L, dyt, O, 1.0f,
+                            dwt + (size_t)(u * g->k + v) * g->C * O, O);
+    }
+    if (c->x->grad) {
+        /* Tap (0, 0) sets columns [0, Q) of every plane; the rest starts at zero. */
+        for (int ch = 0; ch < g->C; ch++)
+            memset(dxp + (size_t)ch * g->L + g->Q, 0, (size_t)(g->L - g->Q) * sizeof(float));
+        for (int u = 0; u < g->k; u++)
+            for (int v = 0; v < g->k; v++) /* dXshift_t [C, Q] += W_t^T [C, O] dY */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->C, g->Q, O, 1.0f,
+                            wtt + (size_t)(u * g->k + v) * g->C * O, O, dye, g->Q, u + v ? 1.0f : 0.0f,
+                            dxp + (size_t)u * g->Wp + v, g->L);
+        float *dxn = c->x->grad + (size_t)n * g->C * g->H * g->W;
+        for (int ch = 0; ch < g->C; ch++)
+            for (int i = 0; i < g->H; i++) {
+                const float *restrict in = dxp + (size_t)ch * g->L + (size_t)(i + g->p) * g->Wp + g->p;
+                float *restrict out = dxn + ((size_t)ch * g->H + i) * g->W;
+                for (int j = 0; j < g->W; j++) out[j] += in[j];
+            }
+    }
+}
+
+static void shifted_backward(ConvCtx *c) {
+    Geo g = geo_of(c->x, c->w, c->pad);
+    int N = c->x->shape[0], O = g.O, kk = g.k * g.k;
+    size_t wsize = (size_t)O * g.C * kk;
+    float *dw = c->w->grad, *db = (c->b && c->b->grad) ? c->b->grad : NULL;
+    int nt = omp_get_max_threads(), team = N < nt ? 1 : nt; /* buffer sets */
+    size_t xp_f = (size_t)g.C * g.L, dye_f = (size_t)O * g.Q;
+    /* Zeroed once: the padded borders and junk columns are never written after. */
+    float *xp_all = dw ? arena_calloc(&c->g->arena, team * xp_f * sizeof(float)) : NULL;
+    float *dye_all = arena_calloc(&c->g->arena, team * dye_f * sizeof(float));
+    float *dxp_all = c->x->grad ? graph_alloc(c->g, team * xp_f * sizeof(float)) : NULL;
+    float *dyt_all = dw ? graph_alloc(c->g, team * dye_f * sizeof(float)) : NULL;
+    /* dW as [k*k][C][O] and db, per buffer set, summed in set order: deterministic. */
+    float *dwt_all = dw ? arena_calloc(&c->g->arena, team * wsize * sizeof(float)) : NULL;
+    float *db_all = db ? arena_calloc(&c->g->arena, (size_t)team * O * sizeof(float)) : NULL;
+    float *wtt = NULL;
+    if (c->x->grad) {
+        wtt = graph_alloc(c->g, wsize * sizeof(float));
+        for (int q = 0; q < kk; q++)
+            for (int o = 0; o < O; o++)
+                for (int ch = 0; ch < g.C; ch++)
+                    wtt[((size_t)q * g.C + ch) * O + o] = c->wt[((size_t)q * O + o) * g.C + ch];
+    }
+    if (team == 1) { /* one sample at a time, the thread team inside the GEMMs */
+        for (int n = 0; n < N; n++)
+            shifted_backward_sample(c, &g, wtt, n, xp_all, dye_all, dyt_all, dxp_all, dwt_all, db_all);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) {
+            int t = omp_get_thread_num();
+            shifted_backward_sample(c, &g, wtt, n, xp_all ? xp_all + t * xp_f : NULL, dye_all + t * dye_f,
+                                    dyt_all ? dyt_all + t * dye_f : NULL,
+                                    dxp_all ? dxp_all + t * xp_f : NULL, dwt_all ? dwt_all + t * wsize : NULL,
+                                    db_all ? db_all + (size_t)t * O : NULL);
+        }
+    }
+    for (int t = 0; t < team; t++) {
+        if (dw) {
+            const float *part = dwt_all + t * wsize;
+            for (int o = 0; o < O; o++)
+                for (int ch = 0; ch < g.C; ch++)
+                    for (int q = 0; q < kk; q++)
+                        dw[((size_t)o * g.C + ch) * kk + q] += part[((size_t)q * g.C + ch) * O + o];
+        }
+        if (db)
+            for (int o = 0; o < O; o++) db[o] += db_all[(size_t)t * O + o];
+    }
+}
+
+static void shifted_conv(Graph *gr, Tensor *x, Tensor *w, Tensor *b, int pad, ConvAct act, Tensor *y,
+                         float *wt) {
+    Geo g = geo_of(x, w, pad);
+    int N = x->shape[0], nt = omp_get_max_threads(), team = N < nt ? 1 : nt;
+    size_t xp_f = (size_t)g.C * g.L, ye_f = (size_t)g.O * g.Q, P = (size_t)g.Ho * g.Wo;
+    float *xp_all = arena_calloc(&gr->arena, team * xp_f * sizeof(float)); /* zero borders */
+    float *ye_all = graph_alloc(gr, team * ye_f * sizeof(float));
+    if (team == 1) { /* one sample at a time: bands of output rows over the threads */
+        for (int n = 0; n < N; n++) {
+            const float *xn = x->data + (size_t)n * g.C * g.H * g.W;
+#pragma omp parallel
+            {
+                int t = omp_get_thread_num(), nth = omp_get_num_threads();
+#pragma omp for schedule(static)
+                for (int ch = 0; ch < g.C; ch++) {
+                    Geo one = g;
+                    one.C = 1;
+                    pad_planes(&one, xn + (size_t)ch * g.H * g.W, xp_all + (size_t)ch * g.L);
+                }
+                int i0 = g.Ho * t / nth, i1 = g.Ho * (t + 1) / nth; /* after the implicit barrier */
+                if (i1 > i0) shifted_forward(&g, wt, xp_all, ye_all, b, act, y->data + n * g.O * P, i0, i1);
+            }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        int t = omp_get_thread_num();
+        pad_planes(&g, x->data + (size_t)n * g.C * g.H * g.W, xp_all + t * xp_f);
+        shifted_forward(&g, wt, xp_all + t * xp_f, ye_all + t * ye_f, b, act, y->data + n * g.O * P, 0, g.Ho);
+    }
+}
+
+/* ---- im2col: backward, forward, the op ----------------------------------------------- */
 
 /* Per-call shapes and scratch of a backward. */
 typedef struct {
@@ -145,6 +377,10 @@ static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, fl
 
 static void conv_backward(void *p) {
     ConvCtx *c = p;
+    if (c->wt) {
+        shifted_backward(c);
+        return;
+    }
     ConvBwd s = {.c = c};
     s.N = c->x->shape[0], s.C = c->x->shape[1], s.H = c->x->shape[2], s.W = c->x->shape[3];
     s.O = c->w->shape[0], s.k = c->w->shape[2];
@@ -220,7 +456,11 @@ Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int
     int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad);
     Tensor *y = graph_tensor4(g, grad, N, O, Ho, Wo);
     int nt = omp_get_max_threads();
-    if (N < nt) { /* one sample at a time, the team inside each */
+    float *wt = NULL;
+    if (use_shifted(C, stride)) {
+        wt = repack_taps(g, w);
+        shifted_conv(g, x, w, b, pad, act, y, wt);
+    } else if (N < nt) { /* one sample at a time, the team inside each */
         float *col = graph_alloc(g, (size_t)CKK * P * sizeof(float));
         for (int n = 0; n < N; n++) {
             im2col_all(x->data + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, col, 1);
@@ -231,13 +471,13 @@ Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
             float *col = cols + (size_t)omp_get_thread_num() * CKK * P;
-            im2col(x->data + (size_t)n * C * H * W, 0, C, H, W, k, stride, pad, Ho, Wo, col);
+            im2col_all(x->data + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, col, 0);
             forward_sample(col, w, b, O, P, CKK, act, y->data + (size_t)n * O * P);
         }
     }
     if (grad) {
         ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, stride, pad, act, g};
+        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt};
         graph_push(g, conv_backward, c);
     }
     return y;

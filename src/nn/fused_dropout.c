@@ -50,10 +50,10 @@ static void fd_backward(void *p) {
         for (long i = 0; i < n; i++) db[i] += dy[i];
     } else if (!c->gelu && m) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (long i = 0; i < n; i++) db[i] += dy[i] * (x[i] > 0.0f ? s * (float)m[i] : 0.0f);
+        for (long i = 0; i < n; i++) db[i] += dy[i] * (s * (float)(m[i] & (x[i] > 0.0f)));
     } else if (!c->gelu) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (long i = 0; i < n; i++) db[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        for (long i = 0; i < n; i++) db[i] += dy[i] * (float)(x[i] > 0.0f);
     } else {
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {

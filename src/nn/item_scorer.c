@@ -14,6 +14,7 @@ typedef struct {
 
 static float dot(const float *a, const float *b, int d) {
     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (int i = 0; i < d; i++) s += a[i] * b[i];
     return s;
 }

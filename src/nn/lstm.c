@@ -8,6 +8,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/packed_gemm.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Packing                                                                               */
@@ -86,8 +87,9 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Gate nonlinearities. A polynomial exp (Cephes expf: |rel err| < 2e-7 on the clamped
- * range, no denormals) so that the gate loops vectorise; libm's expf/tanhf do not.      */
+/* Gate nonlinearities from a polynomial exp (Cephes expf; measured: relative error below
+ * 1e-7 over the clamped range, sigmoid and tanh within 2e-7 absolute), inlined so that
+ * the gate loops vectorise; libm's expf/tanhf are scalar calls. No denormals. */
 
 static inline float lstm_exp(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
@@ -116,13 +118,18 @@ static inline float lstm_tanh(float x) { return 2.0f / (1.0f + lstm_exp(-2.0f * 
 typedef struct {
     LstmDirection *dir;
     Tensor *wih, *whh;  /* the (quantized) weights the products read */
-    const float *x;     /* input [N, in] in scan order (the reverse direction: a copy) */
+    /* xh [N, in + H]: row (k, b) = [x_t ; what W_hh reads at step k] (h part 0 at k = 0),
+     * side by side so one GEMM gives dW_ih and dW_hh. The reverse direction's x part
+     * is its input time-reversed. */
+    float *xh;
+    int ld;             /* in + H */
     float *bias;        /* b_ih + b_hh [4H] */
     float *gates;       /* [N, 4H]: G = x W_ih^T, then the activations i f g o, then dz */
     float *c, *tc;      /* [N, H]: c_t and tanh(c_t) */
-    float *hprev;       /* [N, H]: row (k, b) = what W_hh reads at step k (rows of k = 0: 0) */
     float *hfp;         /* [N, H]: h_{k-1} before quantization (only with a quantizer) */
+    float *hq_out;      /* [B, H]: one step's quantized h */
     float *z;           /* [B, 4H] scratch: W_hh h_{t-1} */
+    PackedMat whh_t;    /* W_hh^T packed for the per-step products of the forward */
     Quantizer *hq;      /* the h_{t-1} quantizer, or NULL */
 } DirState;
 
@@ -135,6 +142,13 @@ typedef struct {
     int training;
 } LstmCtx;
 
+/* The tape's closures receive only their context; the backward needs scratch from the
+ * arena, so the node records its graph. */
+typedef struct {
+    LstmCtx c;
+    Graph *g;
+} LstmNode;
+
 static QuantInput hq_input(const float *x, size_t n, int batch, int training) {
     QuantInput in = {x, n, 1, batch, training};
     return in;
@@ -144,29 +158,27 @@ static QuantInput hq_input(const float *x, size_t n, int batch, int training) {
 static void scan_forward(LstmCtx *c, int d, int quant) {
     const LstmPack *p = &c->p;
     DirState *s = &c->d[d];
-    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B;
-    float *hnext = quant ? s->hfp : s->hprev;
-    memset(s->hprev, 0, (size_t)B * H * sizeof(float)); /* h_{-1} = 0 */
+    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B, D = c->l->in, ld = s->ld;
+    for (int b = 0; b < B; b++) memset(s->xh + (size_t)b * ld + D, 0, (size_t)H * sizeof(float)); /* h_{-1} = 0 */
     if (s->hfp) memset(s->hfp, 0, (size_t)B * H * sizeof(float));
-    const float *whh = s->whh->data;
     for (int k = 0; k < p->T; k++) {
         int Bt = p->bs[k], r0 = p->off[k];
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bt, G, H, 1.0f, s->hprev + (size_t)r0 * H, H,
-                        whh, H, 0.0f, s->z, G);
+            packed_mat_gemm(&s->whh_t, Bt, s->xh + (size_t)r0 * ld + D, ld, s->z, G);
         else
             memset(s->z, 0, (size_t)Bt * G * sizeof(float));
         int next_bs = k + 1 < p->T ? p->bs[k + 1] : 0;
         for (int b = 0; b < Bt; b++) {
-            size_t row = (size_t)r0 + b;
+            size_t row = (size_t)r0 + b, next = (size_t)(k + 1 < p->T ? p->off[k + 1] : 0) + b;
             float *gr = s->gates + row * G;
             const float *zr = s->z + (size_t)b * G, *bias = s->bias;
             const float *cp = k > 0 ? s->c + ((size_t)p->off[k - 1] + b) * H : NULL;
             float *cr = s->c + row * H, *tcr = s->tc + row * H;
-            /* h_t goes where it is read next: the next step's W_hh input, or the final
-             * state when the sequence ends here. */
-            float *h = b < next_bs ? hnext + ((size_t)p->off[k + 1] + b) * H
-                                   : c->final->data + (size_t)b * nd * H + (size_t)d * H;
+            /* h_t goes where it is read next: the next step's W_hh input (through the
+             * quantizer), or the final state when the sequence ends here. */
+            float *h = b >= next_bs ? c->final->data + (size_t)b * nd * H + (size_t)d * H
+                       : quant      ? s->hfp + next * H
+                                    : s->xh + next * ld + D;
 #pragma omp simd
             for (int j = 0; j < H; j++) {
                 float i = lstm_sigmoid(gr[j] + zr[j] + bias[j]);
@@ -186,8 +198,10 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
             }
         }
         if (quant && next_bs > 0) {
-            size_t r1 = (size_t)p->off[k + 1] * H, n = (size_t)next_bs * H;
-            s->hq->ops->forward(s->hq, hq_input(s->hfp + r1, n, B, c->training), s->hprev + r1);
+            size_t r1 = (size_t)p->off[k + 1];
+            s->hq->ops->forward(s->hq, hq_input(s->hfp + r1 * H, (size_t)next_bs * H, B, c->training), s->hq_out);
+            for (int b = 0; b < next_bs; b++)
+                memcpy(s->xh + (r1 + b) * ld + D, s->hq_out + (size_t)b * H, (size_t)H * sizeof(float));
         }
     }
 }
@@ -202,7 +216,7 @@ static void scan_all(LstmCtx *c, int quant) {
 /* BPTT of one direction (7.1), steps in reverse scan order. dy: the gradient of the
  * packed outputs (NULL when they feed nothing). Leaves dz in s->gates and, with a
  * quantizer, dL/d(hprev) in dhprev (rows of k = 0: 0). */
-static void scan_backward(LstmCtx *c, int d, float *dh, float *dc, float *dhprev) {
+static void scan_backward(LstmCtx *c, int d, float *dh, float *dc, float *dhprev, const PackedMat *whh) {
     const LstmPack *p = &c->p;
     DirState *s = &c->d[d];
     int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B;
@@ -247,13 +261,11 @@ static void scan_backward(LstmCtx *c, int d, float *dh, float *dc, float *dhprev
         const float *dz = s->gates + (size_t)r0 * G;
         if (dhprev) {
             float *dq = dhprev + (size_t)r0 * H;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bt, H, G, 1.0f, dz, G, s->whh->data, H, 0.0f,
-                        dq, H);
+            packed_mat_gemm(whh, Bt, dz, G, dq, H);
             memset(dh, 0, (size_t)Bt * H * sizeof(float));
             s->hq->ops->backward(s->hq, hq_input(s->hfp + (size_t)r0 * H, (size_t)Bt * H, B, 1), dq, dh);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bt, H, G, 1.0f, dz, G, s->whh->data, H, 0.0f,
-                        dh, H);
+            packed_mat_gemm(whh, Bt, dz, G, dh, H);
         }
     }
 }
@@ -279,12 +291,25 @@ static void grads_restore(Quantizer *q, GradSwap *sw) {
     for (int k = 0; k < q->nparams; k++) q->params[k]->t.grad = sw->saved[k];
 }
 
-/* The tape's closures receive only their context; the backward needs scratch from the
- * arena, so the node records its graph. */
-typedef struct {
-    LstmCtx c;
-    Graph *g;
-} LstmNode;
+/* db += column sums of dz [N, G], the columns split over the threads. */
+static void bias_grad(const float *dz, int N, int G, float *dbi, float *dbh) {
+    int chunks = G / 64 > 0 ? G / 64 : 1;
+#pragma omp parallel for schedule(static) if (N > 256)
+    for (int ch = 0; ch < chunks; ch++) {
+        int j0 = G * ch / chunks, j1 = G * (ch + 1) / chunks;
+        float acc[256];
+        for (int j = j0; j < j1; j++) acc[j - j0] = 0.0f;
+        for (int r = 0; r < N; r++) {
+            const float *src = dz + (size_t)r * G;
+#pragma omp simd
+            for (int j = j0; j < j1; j++) acc[j - j0] += src[j];
+        }
+        for (int j = j0; j < j1; j++) {
+            if (dbi) dbi[j] += acc[j - j0];
+            if (dbh) dbh[j] += acc[j - j0];
+        }
+    }
+}
 
 static void lstm_backward(void *ctx) {
     LstmNode *node = ctx;
@@ -295,7 +320,9 @@ static void lstm_backward(void *ctx) {
     int H = l->hidden, G = 4 * H, D = l->in, nd = l->ndir, B = p->B, N = p->N;
     float *dh[2], *dc[2], *dhprev[2] = {NULL, NULL};
     GradSwap sw[2];
+    PackedMat whh[2];
     for (int d = 0; d < nd; d++) {
+        packed_mat_init(&whh[d], c->d[d].whh->data, H, 0, G, H, graph_alloc(g, packed_mat_floats(G, H) * sizeof(float)));
         dh[d] = graph_alloc(g, (size_t)B * H * sizeof(float));
         dc[d] = graph_alloc(g, (size_t)B * H * sizeof(float));
         if (c->d[d].hq) {
@@ -305,8 +332,9 @@ static void lstm_backward(void *ctx) {
     }
     int nth = omp_get_max_threads() < nd ? omp_get_max_threads() : nd;
 #pragma omp parallel for num_threads(nth) schedule(static, 1) if (nth > 1)
-    for (int d = 0; d < nd; d++) scan_backward(c, d, dh[d], dc[d], dhprev[d]);
+    for (int d = 0; d < nd; d++) scan_backward(c, d, dh[d], dc[d], dhprev[d], &whh[d]);
 
+    float *dw = graph_alloc(g, (size_t)G * (D + H) * sizeof(float));
     float *dxr = NULL;
     for (int d = 0; d < nd; d++) {
         DirState *s = &c->d[d];
@@ -315,27 +343,19 @@ static void lstm_backward(void *ctx) {
             grads_restore(s->hq, &sw[d]);
             s->hq->ops->backward(s->hq, hq_input(s->hfp, (size_t)N * H, B, 1), dhprev[d], NULL);
         }
-        /* dW_hh += dz h_{t-1}^T over all steps but the first (h_{-1} = 0) */
-        if (s->whh->grad && N > B)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N - B, 1.0f, dz + (size_t)B * G, G,
-                        s->hprev + (size_t)B * H, H, 1.0f, s->whh->grad, H);
-        if (s->wih->grad)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, D, N, 1.0f, dz, G, s->x, D, 1.0f,
-                        s->wih->grad, D);
-        float *dbi = s->dir->b_ih->t.grad, *dbh = s->dir->b_hh->t.grad;
-        if (dbi || dbh) {
-            float *db = graph_alloc(g, (size_t)G * sizeof(float));
-            memset(db, 0, (size_t)G * sizeof(float));
-            for (int r = 0; r < N; r++) {
-                const float *src = dz + (size_t)r * G;
-#pragma omp simd
-                for (int j = 0; j < G; j++) db[j] += src[j];
-            }
-            for (int j = 0; j < G; j++) {
-                if (dbi) dbi[j] += db[j];
-                if (dbh) dbh[j] += db[j];
-            }
+        /* [dW_ih dW_hh] = dz^T [x h_{t-1}] over all steps (h_{-1} = 0 adds nothing) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, s->ld, N, 1.0f, dz, G, s->xh, s->ld, 0.0f, dw,
+                    s->ld);
+        float *gih = s->wih->grad, *ghh = s->whh->grad;
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < G; o++) {
+            const float *src = dw + (size_t)o * s->ld;
+            if (gih)
+                for (int j = 0; j < D; j++) gih[(size_t)o * D + j] += src[j];
+            if (ghh)
+                for (int j = 0; j < H; j++) ghh[(size_t)o * H + j] += src[D + j];
         }
+        bias_grad(dz, N, G, s->dir->b_ih->t.grad, s->dir->b_hh->t.grad);
         if (!c->xq->grad) continue;
         if (d == 0) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, dz, G, s->wih->data, D, 1.0f,
@@ -345,8 +365,11 @@ static void lstm_backward(void *ctx) {
             if (!dxr) dxr = graph_alloc(g, (size_t)N * D * sizeof(float));
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, dz, G, s->wih->data, D, 0.0f,
                         dxr, D);
+            float *dx = c->xq->grad;
+            const int *rev = p->rev;
+#pragma omp parallel for schedule(static) if (N > 64)
             for (int r = 0; r < N; r++) {
-                float *dst = c->xq->grad + (size_t)p->rev[r] * D;
+                float *dst = dx + (size_t)rev[r] * D;
                 const float *src = dxr + (size_t)r * D;
 #pragma omp simd
                 for (int j = 0; j < D; j++) dst[j] += src[j];
@@ -372,7 +395,6 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
     int grad = g->training;
     c->final = graph_tensor2(g, grad, B, nd * H);
     c->y = y ? graph_tensor2(g, grad, N, nd * H) : NULL;
-    float *xr = NULL;
     for (int d = 0; d < nd; d++) {
         LstmDirection *dir = &l->dir[d];
         DirState *s = &c->d[d];
@@ -382,23 +404,24 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         s->hq = dir->h_q.q;
         s->bias = graph_alloc(g, (size_t)G * sizeof(float));
         for (int j = 0; j < G; j++) s->bias[j] = dir->b_ih->t.data[j] + dir->b_hh->t.data[j];
-        if (d == 0) {
-            s->x = c->xq->data;
-        } else {
-            /* the reverse direction reads its input time-reversed, in its own scan order */
-            xr = graph_alloc(g, (size_t)N * D * sizeof(float));
-            for (int r = 0; r < N; r++)
-                memcpy(xr + (size_t)r * D, c->xq->data + (size_t)p->rev[r] * D, (size_t)D * sizeof(float));
-            s->x = xr;
-        }
+        s->ld = D + H;
+        s->xh = graph_alloc(g, (size_t)N * s->ld * sizeof(float));
+        const float *xs = c->xq->data;
+        const int *rev = p->rev;
+        float *xh = s->xh;
+        int ld = s->ld;
+#pragma omp parallel for schedule(static) if (N > 64)
+        for (int r = 0; r < N; r++)
+            memcpy(xh + (size_t)r * ld, xs + (size_t)(d ? rev[r] : r) * D, (size_t)D * sizeof(float));
         s->gates = graph_alloc(g, (size_t)N * G * sizeof(float));
         s->c = graph_alloc(g, (size_t)N * H * sizeof(float));
         s->tc = graph_alloc(g, (size_t)N * H * sizeof(float));
-        s->hprev = graph_alloc(g, (size_t)N * H * sizeof(float));
         s->hfp = s->hq ? graph_alloc(g, (size_t)N * H * sizeof(float)) : NULL;
+        s->hq_out = s->hq ? graph_alloc(g, (size_t)B * H * sizeof(float)) : NULL;
         s->z = graph_alloc(g, (size_t)B * G * sizeof(float));
+        packed_mat_init(&s->whh_t, s->whh->data, H, 1, H, G, graph_alloc(g, packed_mat_floats(H, G) * sizeof(float)));
         /* the input projection of every step at once */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, D, 1.0f, s->x, D, s->wih->data, D, 0.0f,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, D, 1.0f, s->xh, ld, s->wih->data, D, 0.0f,
                     s->gates, G);
     }
     /* An h_{t-1} quantizer not yet initialised takes its parameters from this batch's
@@ -407,19 +430,22 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
     int need_init = 0;
     for (int d = 0; d < nd; d++) need_init |= c->d[d].hq && !c->d[d].hq->initialized;
     if (need_init) {
-        float *saved[2];
+        float *saved[2], *hp = graph_alloc(g, (size_t)N * H * sizeof(float));
         for (int d = 0; d < nd; d++) {
             saved[d] = graph_alloc(g, (size_t)N * G * sizeof(float));
             memcpy(saved[d], c->d[d].gates, (size_t)N * G * sizeof(float));
         }
         scan_all(c, 0);
         for (int d = 0; d < nd; d++) {
-            Quantizer *q = c->d[d].hq;
+            DirState *s = &c->d[d];
+            Quantizer *q = s->hq;
             if (q && !q->initialized) {
-                q->ops->init(q, hq_input(c->d[d].hprev, (size_t)N * H, B, g->training));
+                for (int r = 0; r < N; r++)
+                    memcpy(hp + (size_t)r * H, s->xh + (size_t)r * s->ld + D, (size_t)H * sizeof(float));
+                q->ops->init(q, hq_input(hp, (size_t)N * H, B, g->training));
                 q->initialized = 1;
             }
-            memcpy(c->d[d].gates, saved[d], (size_t)N * G * sizeof(float));
+            memcpy(s->gates, saved[d], (size_t)N * G * sizeof(float));
         }
     }
     scan_all(c, 1);

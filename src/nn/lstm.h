@@ -9,11 +9,14 @@
  * PackedSequence layout (pack_padded_sequence with enforce_sorted=True).
  *
  * The work of one layer and direction:
- *   forward:  G = X W_ih^T for all steps as one GEMM; then per step t one GEMM
- *             [bs[t], H] x [H, 4H] for W_hh h_{t-1} and the gate/cell update;
- *   backward: per step (in reverse scan order) the gate gradients dz and one GEMM
- *             [bs[t], 4H] x [4H, H] for dh_{t-1}; then dW_ih, dW_hh, db and dX for all
- *             steps as three GEMMs and a column sum.
+ *   forward:  G = X W_ih^T for all steps as one GEMM (OpenBLAS); then per step t the
+ *             product [bs[t], H] x [H, 4H] for W_hh h_{t-1} (nn/packed_gemm.h: W_hh is
+ *             packed once per step of training, not once per time step) and the
+ *             gate/cell update;
+ *   backward: per step (in reverse scan order) the gate gradients dz and the product
+ *             [bs[t], 4H] x [4H, H] for dh_{t-1}; then [dW_ih dW_hh] as one GEMM over all
+ *             steps (x_t and h_{t-1} are stored side by side), dX as one GEMM, db as a
+ *             column sum.
  * The reverse direction scans a time-reversed copy of its input (its own packed
  * order), so both directions run the same code; with two threads or more they run
  * side by side, one thread each. */

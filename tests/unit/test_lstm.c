@@ -8,9 +8,10 @@
  *    forward leaves ~1e-5 of noise in a difference, so an error is measured against
  *    max(|fd|, 5% of the array's largest |fd|) and must stay below 5e-3; the exact
  *    checks are the PyTorch fixtures (5e-5) and the double reference below (1e-4);
- *  - the h_{t-1} quantizer (LSQ 4-bit) against a plain double-precision reference that
- *    quantizes h_{t-1} per step: outputs, gradients, the step gradient accumulated over
- *    every step with N = sum_b L_b * H / B, and the initialisation from the first batch. */
+ *  - a plain double-precision reference, per sequence and step, FP and with the h_{t-1}
+ *    quantizer (LSQ 4-bit): outputs, gradients, the step gradient accumulated over every
+ *    step with N = sum_b L_b * H / B, and the initialisation from the first batch; at
+ *    H = 4 (per-step products on OpenBLAS) and H = 32 (the packed AVX-512 kernel). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,7 +366,7 @@ static void reference(const Net *n, const LstmPack *p, const float *x, const dou
                     r->habs[d] += fabs(hp[k * H + j]);
                 }
                 const float *xr = x + (size_t)pos[k] * D;
-                double z[64];
+                double z[512];
                 for (int o = 0; o < G; o++) {
                     double v = (double)bi[o] + bh[o];
                     for (int i = 0; i < D; i++) v += (double)Wi[o * D + i] * xr[i];
@@ -383,10 +384,10 @@ static void reference(const Net *n, const LstmPack *p, const float *x, const dou
             }
             for (int j = 0; j < H; j++) r->fin[(size_t)b * w + d * H + j] = hh[(Lb - 1) * H + j];
             if (ry) {
-                double dh[64] = {0}, dc[64] = {0};
+                double dh[128] = {0}, dc[128] = {0};
                 for (int j = 0; j < H; j++) dh[j] = rf[(size_t)b * w + d * H + j];
                 for (int k = Lb - 1; k >= 0; k--) {
-                    double dz[64];
+                    double dz[512];
                     for (int j = 0; j < H; j++) {
                         dh[j] += ry[(size_t)pos[k] * w + d * H + j];
                         double ig = gt[k * G + j], fg = gt[k * G + H + j], gg = gt[k * G + 2 * H + j],
@@ -443,19 +444,22 @@ static void check_vs(const float *a, const double *want, size_t n, double tol, c
     free(w);
 }
 
-static void test_h_quantizer(void) {
+/* One bidirectional layer against the reference: H = 4 runs the per-step products on
+ * OpenBLAS, H = 32 on the packed AVX-512 kernel (nn/packed_gemm.h) where the CPU has it;
+ * B = 14 gives blocks of 12 rows and remainders. quant: LSQ 4-bit on h_{t-1}, first
+ * initialised by an evaluation pass. */
+static void test_reference(int H, const int *len, int B, int quant) {
     Net n;
-    net_init(&n, 1, 3, 4, 1, 13);
+    net_init(&n, 1, 3, H, 1, 13);
     for (int k = 0; k < n.params.n; k++)
         for (size_t i = 0; i < n.params.items[k]->t.size; i++) n.params.items[k]->t.data[i] *= 1.5f;
     LstmLayer *l = &n.layer[0];
     QuantSpec spec = {4, 1, 0, 0, 1, NULL};
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; quant && d < 2; d++) {
         Quantizer *q = lsq_make(&spec);
         l->dir[d].h_q.q = q;
         for (int k = 0; k < q->nparams; k++) param_list_add(&n.params, q->params[k]);
     }
-    int len[5] = {6, 4, 4, 2, 1}, B = 5;
     Graph g;
     graph_init(&g, 1);
     LstmPack p;
@@ -468,21 +472,23 @@ static void test_h_quantizer(void) {
     for (int i = 0; i < N * n.D; i++) x[i] = rng_normal(&rng);
     for (int i = 0; i < N * w; i++) ry[i] = rng_normal(&rng);
     for (int i = 0; i < B * w; i++) rf[i] = rng_normal(&rng);
+    char what[128];
 
     /* 1. Initialisation: an evaluation pass on the first batch sets s0 = 2 mean|h_{t-1}| /
      * sqrt(Qp) from the FP states of every step (h_{-1} = 0 included). */
-    Ref fp;
-    double s_none[2] = {1, 1};
-    reference(&n, &p, x, s_none, 0, NULL, NULL, &fp);
-    Tensor *xt = graph_input(&g, x, 2, (int[]){N, n.D});
-    lstm_layer_forward(&g, l, &p, xt, NULL);
-    double s[2];
-    for (int d = 0; d < 2; d++) {
-        s[d] = l->dir[d].h_q.q->params[0]->t.data[0];
-        CHECK(l->dir[d].h_q.q->initialized);
-        CHECK_CLOSE(s[d], 2.0 * fp.habs[d] / ((double)N * n.H) / sqrt(QP), 1e-5);
+    double s[2] = {1, 1};
+    if (quant) {
+        Ref fp;
+        reference(&n, &p, x, s, 0, NULL, NULL, &fp);
+        Tensor *xt = graph_input(&g, x, 2, (int[]){N, n.D});
+        lstm_layer_forward(&g, l, &p, xt, NULL);
+        for (int d = 0; d < 2; d++) {
+            s[d] = l->dir[d].h_q.q->params[0]->t.data[0];
+            CHECK(l->dir[d].h_q.q->initialized);
+            CHECK_CLOSE(s[d], 2.0 * fp.habs[d] / ((double)N * n.H) / sqrt(QP), 1e-5);
+        }
+        ref_free(&fp, 2);
     }
-    ref_free(&fp, 2);
 
     /* 2. A training pass against the per-step reference. */
     graph_reset(&g);
@@ -496,27 +502,33 @@ static void test_h_quantizer(void) {
     memcpy(fin->grad, rf, (size_t)B * w * sizeof(float));
     run_tape(&g);
     Ref r;
-    reference(&n, &p, x, s, 1, ry, rf, &r);
-    check_vs(y->data, r.y, (size_t)N * w, 2e-5, "quantized h: outputs");
-    check_vs(fin->data, r.fin, (size_t)B * w, 2e-5, "quantized h: final states");
-    check_vs(xg->grad, r.dx, (size_t)N * n.D, 1e-4, "quantized h: dx");
+    reference(&n, &p, x, s, quant, ry, rf, &r);
+    snprintf(what, sizeof what, "H %d, %s: ", H, quant ? "quantized h" : "FP");
+    size_t wl = strlen(what);
+#define WHAT(t) (snprintf(what + wl, sizeof what - wl, "%s", t), what)
+    check_vs(y->data, r.y, (size_t)N * w, 2e-5, WHAT("outputs"));
+    check_vs(fin->data, r.fin, (size_t)B * w, 2e-5, WHAT("final states"));
+    check_vs(xg->grad, r.dx, (size_t)N * n.D, 1e-4, WHAT("dx"));
     for (int d = 0; d < 2; d++) {
         LstmDirection *dir = &l->dir[d];
-        check_vs(dir->w_ih->t.grad, r.dwih[d], dir->w_ih->t.size, 1e-4, "quantized h: dW_ih");
-        check_vs(dir->w_hh->t.grad, r.dwhh[d], dir->w_hh->t.size, 1e-4, "quantized h: dW_hh");
-        check_vs(dir->b_ih->t.grad, r.db[d], dir->b_ih->t.size, 1e-4, "quantized h: db_ih");
-        check_vs(dir->b_hh->t.grad, r.db[d], dir->b_hh->t.size, 1e-4, "quantized h: db_hh");
+        check_vs(dir->w_ih->t.grad, r.dwih[d], dir->w_ih->t.size, 1e-4, WHAT("dW_ih"));
+        check_vs(dir->w_hh->t.grad, r.dwhh[d], dir->w_hh->t.size, 1e-4, WHAT("dW_hh"));
+        check_vs(dir->b_ih->t.grad, r.db[d], dir->b_ih->t.size, 1e-4, WHAT("db_ih"));
+        check_vs(dir->b_hh->t.grad, r.db[d], dir->b_hh->t.size, 1e-4, WHAT("db_hh"));
+        if (!quant) continue;
         /* the step gradient: every step's contribution, scaled once with N = sum L_b H / B */
         CHECK_CLOSE(dir->h_q.q->params[0]->t.grad[0], r.ds[d], 1e-4);
         CHECK(fabs(r.ds[d]) > 1e-4);
     }
-    /* the quantizer did something: outputs differ from the FP reference */
-    Ref fp2;
-    reference(&n, &p, x, s, 0, NULL, NULL, &fp2);
-    double diff = 0.0;
-    for (int i = 0; i < N * w; i++) diff = fmax(diff, fabs(fp2.y[i] - r.y[i]));
-    CHECK(diff > 1e-3);
-    ref_free(&fp2, 2);
+#undef WHAT
+    if (quant) { /* the quantizer did something: outputs differ from the FP reference */
+        Ref fp2;
+        reference(&n, &p, x, s, 0, NULL, NULL, &fp2);
+        double diff = 0.0;
+        for (int i = 0; i < N * w; i++) diff = fmax(diff, fabs(fp2.y[i] - r.y[i]));
+        CHECK(diff > 1e-3);
+        ref_free(&fp2, 2);
+    }
     ref_free(&r, 2);
     free(x), free(ry), free(rf);
     graph_free(&g);
@@ -529,6 +541,11 @@ int main(void) {
     test_torch_fixture("fixtures/lstm_bidir2.bin");
     test_torch_fixture("fixtures/lstm_uni1.bin");
     test_finite_differences();
-    test_h_quantizer();
+    const int len5[5] = {6, 4, 4, 2, 1};
+    const int len14[14] = {9, 9, 8, 8, 7, 7, 7, 6, 5, 5, 4, 3, 3, 1};
+    test_reference(4, len5, 5, 0);
+    test_reference(4, len5, 5, 1);
+    test_reference(32, len14, 14, 0);
+    test_reference(32, len14, 14, 1);
     return check_done("test_lstm");
 }

@@ -1,0 +1,134 @@
+/* op_conv2d's shifted-GEMM path (stride 1, >= 16 input channels: ESPCN's inner layers),
+ * which the small PyTorch fixtures of test_ops_torch.c (<= 3 channels) do not reach:
+ * forward, dX, dW, db against a direct convolution in double, for "same" and "valid"
+ * padding, k = 3 and 5, with and without bias and fused ReLU, one sample (the thread
+ * team inside each GEMM) and a batch (samples spread over threads), gradients
+ * accumulating on a second tape run, and evaluation mode. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/graph.h"
+#include "core/rng.h"
+#include "nn/ops.h"
+
+/* Errors against the double reference, relative to the array's largest value (float
+ * sums of many terms: entries near zero carry the rounding of the whole sum). */
+static void near(const float *got, const float *want, size_t n, const char *what) {
+    double scale = 0.0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    check_array_close(got, want, n, 2e-6, scale, what, __FILE__, __LINE__);
+}
+
+typedef struct {
+    int N, C, H, W, O, k, pad, bias;
+    ConvAct act;
+} Shape;
+
+static void run(Shape s, Rng *rng) {
+    int Ho = s.H + 2 * s.pad - s.k + 1, Wo = s.W + 2 * s.pad - s.k + 1;
+    size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.O * s.C * s.k * s.k;
+    size_t ny = (size_t)s.N * s.O * Ho * Wo;
+    float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float)), *b = malloc(s.O * sizeof(float));
+    float *dy = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = rng_uniform_range(rng, -1, 1);
+    for (size_t i = 0; i < nw; i++) w[i] = rng_uniform_range(rng, -0.3f, 0.3f);
+    for (int i = 0; i < s.O; i++) b[i] = rng_uniform_range(rng, -0.5f, 0.5f);
+    for (size_t i = 0; i < ny; i++) dy[i] = rng_uniform_range(rng, -1, 1);
+
+    /* Reference in double. */
+    double *y = calloc(ny, sizeof(double)), *dx = calloc(nx, sizeof(double)), *dw = calloc(nw, sizeof(double));
+    double *db = calloc(s.O, sizeof(double)), *g = calloc(ny, sizeof(double));
+#define X(n, c, i, j) x[(((size_t)(n) * s.C + (c)) * s.H + (i)) * s.W + (j)]
+#define WI(o, c, u, v) ((((size_t)(o) * s.C + (c)) * s.k + (u)) * s.k + (v))
+    for (int n = 0; n < s.N; n++)
+        for (int o = 0; o < s.O; o++)
+            for (int i = 0; i < Ho; i++)
+                for (int j = 0; j < Wo; j++) {
+                    double a = s.bias ? b[o] : 0.0;
+                    for (int c = 0; c < s.C; c++)
+                        for (int u = 0; u < s.k; u++)
+                            for (int v = 0; v < s.k; v++) {
+                                int hi = i + u - s.pad, wj = j + v - s.pad;
+                                if (hi >= 0 && hi < s.H && wj >= 0 && wj < s.W) a += w[WI(o, c, u, v)] * X(n, c, hi, wj);
+                            }
+                    size_t yi = (((size_t)n * s.O + o) * Ho + i) * Wo + j;
+                    if (s.act == CONV_ACT_RELU && a <= 0.0) a = 0.0;
+                    y[yi] = a;
+                    g[yi] = (s.act == CONV_ACT_RELU && a <= 0.0) ? 0.0 : dy[yi];
+                }
+    for (int n = 0; n < s.N; n++)
+        for (int o = 0; o < s.O; o++)
+            for (int i = 0; i < Ho; i++)
+                for (int j = 0; j < Wo; j++) {
+                    double gy = g[(((size_t)n * s.O + o) * Ho + i) * Wo + j];
+                    db[o] += gy;
+                    for (int c = 0; c < s.C; c++)
+                        for (int u = 0; u < s.k; u++)
+                            for (int v = 0; v < s.k; v++) {
+                                int hi = i + u - s.pad, wj = j + v - s.pad;
+                                if (hi < 0 || hi >= s.H || wj < 0 || wj >= s.W) continue;
+                                dw[WI(o, c, u, v)] += gy * X(n, c, hi, wj);
+                                dx[(((size_t)n * s.C + c) * s.H + hi) * s.W + wj] += gy * w[WI(o, c, u, v)];
+                            }
+                }
+
+    char what[160];
+    snprintf(what, sizeof what, "N%d C%d %dx%d O%d k%d p%d%s%s", s.N, s.C, s.H, s.W, s.O, s.k, s.pad,
+             s.bias ? " bias" : "", s.act == CONV_ACT_RELU ? " relu" : "");
+    float *ref = malloc((nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny)) * sizeof(float));
+    char msg[200];
+    for (int training = 1; training >= 0; training--) {
+        Graph gr;
+        graph_init(&gr, 1);
+        gr.training = training;
+        int xs[4] = {s.N, s.C, s.H, s.W}, ws[4] = {s.O, s.C, s.k, s.k};
+        Tensor *tx = graph_tensor(&gr, 1, 4, xs), *tw = graph_tensor(&gr, 1, 4, ws);
+        Tensor *tb = s.bias ? graph_tensor(&gr, 1, 1, &s.O) : NULL;
+        memcpy(tx->data, x, nx * sizeof(float));
+        memcpy(tw->data, w, nw * sizeof(float));
+        if (tb) memcpy(tb->data, b, s.O * sizeof(float));
+        Tensor *ty = op_conv2d_act(&gr, tx, tw, tb, 1, s.pad, s.act);
+        CHECK(ty->shape[2] == Ho && ty->shape[3] == Wo);
+        for (size_t i = 0; i < ny; i++) ref[i] = (float)y[i];
+        snprintf(msg, sizeof msg, "%s: y%s", what, training ? "" : " (eval)");
+        near(ty->data, ref, ny, msg);
+        if (!training) {
+            CHECK(gr.n == 0);
+            graph_free(&gr);
+            continue;
+        }
+        memcpy(ty->grad, dy, ny * sizeof(float));
+        for (int rep = 1; rep <= 2; rep++) { /* the second run must double every gradient */
+            for (int i = gr.n - 1; i >= 0; i--) gr.nodes[i].fn(gr.nodes[i].ctx);
+            for (size_t i = 0; i < nx; i++) ref[i] = (float)(rep * dx[i]);
+            snprintf(msg, sizeof msg, "%s: dx (run %d)", what, rep);
+            near(tx->grad, ref, nx, msg);
+            for (size_t i = 0; i < nw; i++) ref[i] = (float)(rep * dw[i]);
+            snprintf(msg, sizeof msg, "%s: dw (run %d)", what, rep);
+            near(tw->grad, ref, nw, msg);
+            if (tb) {
+                for (int i = 0; i < s.O; i++) ref[i] = (float)(rep * db[i]);
+                snprintf(msg, sizeof msg, "%s: db (run %d)", what, rep);
+                near(tb->grad, ref, (size_t)s.O, msg);
+            }
+        }
+        graph_free(&gr);
+    }
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db), free(g), free(ref);
+}
+
+int main(void) {
+    Rng rng;
+    rng_seed(&rng, 77);
+    run((Shape){4, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE}, &rng);  /* same, a batch */
+    run((Shape){1, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE}, &rng);  /* same, one sample */
+    run((Shape){3, 20, 8, 10, 6, 5, 2, 0, CONV_ACT_RELU}, &rng); /* k5 same, relu, no bias */
+    run((Shape){1, 20, 8, 10, 6, 5, 2, 1, CONV_ACT_RELU}, &rng);
+    run((Shape){5, 17, 7, 6, 4, 3, 0, 1, CONV_ACT_NONE}, &rng);  /* valid (no padding) */
+    run((Shape){2, 16, 6, 9, 3, 5, 1, 1, CONV_ACT_RELU}, &rng);  /* k5 pad 1: shrinks by 2 */
+    run((Shape){2, 64, 17, 17, 32, 3, 1, 1, CONV_ACT_NONE}, &rng); /* ESPCN conv2 */
+    return check_done("conv2d_shifted");
+}
