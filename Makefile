@@ -21,7 +21,7 @@ build-sanitize: deps
 	@cmake --build $(BUILD_SAN) -j $(JOBS)
 
 data: build
-	@$(QAT) fetch mnist
+	@$(QAT) fetch mnist imdb sr ml-1m
 
 # The main job: the results table (every method x model at 4 bits). The models that are
 # built so far are listed in TABLE_MODELS.

@@ -171,9 +171,9 @@ static void destroy(Model *m) {
     free(s->tform);
     free(s->bx);
     free(s->by);
-    free(s);
     param_list_free(&m->params, 1);
-    quant_site_list_free(&m->sites);
+    quant_site_list_free(&m->sites); /* the sites live in s's layers */
+    free(s);
     free(m);
 }
 
