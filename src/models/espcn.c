@@ -257,7 +257,7 @@ static double bicubic_psnr(const SrSet *set, int border, int round8) {
     return sum / set->n;
 }
 
-static void load_data(Espcn *s, Model *m, const Config *cfg) {
+static void load_data(Espcn *s, const Config *cfg) {
     int gray = cfg_bool(cfg, "dataset.gray_as_y");
     sr_set_init(&s->train, s->scale, gray);
     const char *train_dir = cfg_str(cfg, "dataset.train_dir");
@@ -328,7 +328,6 @@ static void load_data(Espcn *s, Model *m, const Config *cfg) {
            s->patches.n, s->psize, s->psize, stride, s->train.n - s->patches.skipped, s->scale);
     for (int k = 0; k < s->ntest; k++) printf(" %s %.2f dB", s->test_name[k], s->bicubic[k]);
     printf("\n");
-    (void)m;
 }
 
 /* ---- model -------------------------------------------------------------------------- */
@@ -377,7 +376,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->conv3.w->lr_scale = last;
     s->conv3.b->lr_scale = last;
 
-    load_data(s, m, cfg);
+    load_data(s, cfg);
     int n = s->patches.n;
     /* Drop the last partial batch (the PyTorch recipe's DataLoader, drop_last). */
     m->train_batches = n >= m->batch_size ? n / m->batch_size : 1;

@@ -10,7 +10,6 @@ expect_error "unknown command" "unknown command 'trian'" trian
 expect_error "bad seed" "--seed" train --model simple_cnn --seed abc
 expect_error "flag without value" "needs a value" train --model
 expect_error "cuda device" "--device cuda" train --model simple_cnn --device cuda --output-dir "$TMP/runs"
-expect_error "model not built" "not available yet" train --model lstm
 expect_error "missing config file" "nope.yml" train --model simple_cnn --model-config "$TMP/nope.yml"
 
 cat > "$TMP/typo.yml" <<'YML'
