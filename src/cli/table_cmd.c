@@ -28,9 +28,12 @@ static const char USAGE[] =
     "  --seed N          (default 0)\n"
     "  --threads N       compute threads of every run (default 2)\n";
 
-/* Splits a comma list into out (pointers into a copy that lives until exit). */
-static int split_list(const char *flag, const char *s, const char **out, int cap, const char *const *choices) {
+/* Splits a comma list into out: pointers into *copy, which the caller frees. */
+static int split_list(const char *flag, const char *s, const char **out, int cap, const char *const *choices,
+                      char **copy_out) {
     char *copy = qat_strdup(s);
+    free(*copy_out);
+    *copy_out = copy;
     int n = 0;
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
         if (n == cap) qat_die("%s: at most %d entries", flag, cap);
@@ -52,6 +55,7 @@ int cmd_table(int argc, char **argv) {
     static const char *const qmethods[] = {"lsq", "pact", "adaround", "apot", "qil", NULL};
     const char *methods[TABLE_MAX_METHODS] = {0};
     int nmethods = 0;
+    char *models_copy = NULL, *methods_copy = NULL;
     for (int i = 0; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -63,9 +67,9 @@ int cmd_table(int argc, char **argv) {
             flag_check_choice("--preset", v, presets);
             o.preset = v;
         } else if ((v = flag_value(argc, argv, &i, "--models"))) {
-            o.nmodels = split_list("--models", v, o.models, TABLE_MAX_MODELS, table_models);
+            o.nmodels = split_list("--models", v, o.models, TABLE_MAX_MODELS, table_models, &models_copy);
         } else if ((v = flag_value(argc, argv, &i, "--methods"))) {
-            nmethods = split_list("--methods", v, methods, TABLE_MAX_METHODS - 1, qmethods);
+            nmethods = split_list("--methods", v, methods, TABLE_MAX_METHODS - 1, qmethods, &methods_copy);
         } else if ((v = flag_value(argc, argv, &i, "--output-dir"))) {
             o.output_dir = v;
         } else if ((v = flag_value(argc, argv, &i, "--seed"))) {
@@ -100,5 +104,7 @@ int cmd_table(int argc, char **argv) {
     }
     printf("written: %s/table_%dbit.{md,csv,json,svg}\n", o.output_dir, o.bits);
     if (failed) fprintf(stderr, "qat: %d cell(s) failed; see the logs named above\n", failed);
+    free(models_copy);
+    free(methods_copy);
     return failed ? 1 : 0;
 }
