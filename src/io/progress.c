@@ -26,7 +26,7 @@ static void draw(Progress *p, int final) {
     fprintf(stderr, "%s%s [%s] %ld/%ld %.1f %s/s %s %.0fs %s%s", p->tty ? "\r" : "", p->label, bar,
             p->done, p->total, rate, p->unit, final ? "in" : "ETA", final ? el : eta, p->extra,
             p->tty ? "\033[K" : "");
-    if (final) fputc('\n', stderr);
+    if (final || !p->tty) fputc('\n', stderr);
     fflush(stderr);
 }
 
@@ -34,7 +34,10 @@ void progress_update(Progress *p, long done, const char *extra) {
     p->done = done;
     if (extra) snprintf(p->extra, sizeof p->extra, "%s", extra);
     double now = runtime_now();
-    if (!p->tty || now - p->last_draw < 0.1) return;
+    /* A terminal gets a live bar; a log file gets one line every 30 s, so long epochs
+     * written to a file still show they are moving. */
+    if (p->last_draw == 0.0 && !p->tty) p->last_draw = p->start;
+    if (now - p->last_draw < (p->tty ? 0.1 : 30.0)) return;
     p->last_draw = now;
     draw(p, 0);
 }

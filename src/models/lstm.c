@@ -121,26 +121,6 @@ static Tensor *forward(Lstm *m, Graph *g, const ImdbSplit *s, int B) {
     return linear_forward(g, &m->fc, final, B);
 }
 
-/* AdaRound calibrates through a layer kind it knows; the LSTM's (3.6) is not there yet.
- * Its quantizers (or its capture spies) on any LSTM site stop the run with a clear error. */
-static void check_method(Model *model) {
-    Lstm *m = model->self;
-    for (int l = 0; l < m->L; l++) {
-        LstmLayer *ly = &m->layer[l];
-        const QuantSite *s[7] = {&ly->x_q};
-        int n = 1;
-        for (int d = 0; d < m->ndir; d++) {
-            s[n++] = &ly->dir[d].wih_q;
-            s[n++] = &ly->dir[d].whh_q;
-            s[n++] = &ly->dir[d].h_q;
-        }
-        for (int k = 0; k < n; k++)
-            if (s[k]->q && !strncmp(s[k]->q->ops->name, "adaround", 8))
-                qat_die("adaround: the LSTM layers need the gate-output reconstruction of METHODS.md 3.6, "
-                        "which is not available yet");
-    }
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Training and evaluation                                                              */
 
@@ -171,7 +151,6 @@ static void begin_epoch(Model *model, Rng *rng) {
 
 static Tensor *train_loss(Model *model, Graph *g, int b, double *correct, double *count) {
     Lstm *m = model->self;
-    check_method(model);
     int start = m->batch_of[b];
     int B = m->ntrain - start < model->batch_size ? m->ntrain - start : model->batch_size;
     gather(m, &m->data.train, m->order + start, B);

@@ -22,6 +22,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/conv2d_qin.h"
 #include "nn/ops.h"
 
 typedef struct {
@@ -30,7 +31,17 @@ typedef struct {
     ConvAct act;
     Graph *g;  /* backward scratch comes from the step's arena */
     float *wt; /* shifted-GEMM path: the weight as [k*k][O][C] */
+    Quantizer *xq; /* fused input quantizer (im2col path) or NULL */
 } ConvCtx;
+
+/* ---- fused input quantization -------------------------------------------------------- */
+
+/* Elements of all the quantizer's parameters, in params order. */
+static size_t quant_param_count(const Quantizer *q) {
+    size_t n = 0;
+    for (int k = 0; k < q->nparams; k++) n += q->params[k]->t.size;
+    return n;
+}
 
 /* Output columns j whose input column j*s + v - p lies inside [0, W): [*j0, *j1). */
 static void valid_range(int v, int s, int p, int W, int Wo, int *j0, int *j1) {
@@ -98,6 +109,45 @@ static void im2col_all(const float *x, int C, int H, int W, int k, int s, int p,
     }
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) im2col_row(x, r, H, W, k, s, p, Ho, Wo, col + r * P);
+}
+
+/* ---- fused input quantization: where --------------------------------------------------- */
+
+/* The quantizer's forward is elementwise, so a sample can be quantized on its own, before
+ * im2col, or on its columns after (each column value is a copy of an input value or a
+ * zero of the padding, and q(0) = 0). The fused op takes whichever has fewer values:
+ * columns when windows do not overlap (stride > kernel reads a fraction of the input,
+ * simple_cnn's conv2 a third), the sample otherwise. */
+typedef struct {
+    int C, H, W, k, s, p, Ho, Wo;
+    Quantizer *q; /* NULL: no fused quantizer */
+    int on_columns;
+    size_t chw, ncol; /* values of a sample, of its columns */
+} ColSpec;
+
+static ColSpec col_spec(int C, int H, int W, int k, int s, int p, int Ho, int Wo, Quantizer *q) {
+    ColSpec cs = {C, H, W, k, s, p, Ho, Wo, q, 0, (size_t)C * H * W, (size_t)C * k * k * Ho * Wo};
+    cs.on_columns = q && cs.ncol < cs.chw;
+    return cs;
+}
+
+/* Scratch floats a worker needs for the quantized values. */
+static size_t col_scratch(const ColSpec *cs) { return !cs->q ? 0 : cs->on_columns ? cs->ncol : cs->chw; }
+
+static void quantize_values(Quantizer *q, const float *x, size_t n, float *y) {
+    QuantInput in = {x, n, 1, 1, 0};
+    q->ops->forward(q, in, y);
+}
+
+/* The columns of sample xn as the conv multiplies them, in col (scratch: col_scratch). */
+static void columns_of(const ColSpec *cs, const float *xn, float *col, float *scratch, int parallel) {
+    if (cs->q && !cs->on_columns) {
+        quantize_values(cs->q, xn, cs->chw, scratch);
+        xn = scratch;
+    }
+    float *raw = cs->q && cs->on_columns ? scratch : col;
+    im2col_all(xn, cs->C, cs->H, cs->W, cs->k, cs->s, cs->p, cs->Ho, cs->Wo, raw, parallel);
+    if (raw != col) quantize_values(cs->q, raw, cs->ncol, col);
 }
 
 /* The adjoint of im2col: dx[c][i*s + u - p][j*s + v - p] += col[...][i*Wo + j]. */
@@ -333,14 +383,20 @@ typedef struct {
     float *wflip;      /* [C, O*k*k]: wflip[c][(o*k + u)*k + v] = w[o][c][k-1-u][k-1-v] */
     size_t col_floats; /* per-worker scratch sizes */
     size_t dcol_floats;
+    ColSpec cs;     /* fused input quantizer */
+    double *qpart; /* its parameter gradients per sample [N][np] */
+    size_t np;
 } ConvBwd;
 
 /* The gradients of sample n, accumulated into dw[O*CKK] and db[O] (either may be NULL)
- * and into x->grad. parallel: this call runs alone and may use the thread team. */
+ * and into x->grad. With a fused quantizer, xs and gq hold col_scratch floats each.
+ * parallel: this call runs alone and may use the thread team. */
 static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, float *dpre,
-                            float *dw, float *db, int parallel) {
+                            float *dw, float *db, float *xs, float *gq, int parallel) {
     ConvCtx *c = s->c;
+    const ColSpec *cs = &s->cs;
     int O = s->O, P = s->P, CKK = s->CKK;
+    const float *xraw = c->x->data + (size_t)n * cs->chw;
     const float *dy = c->y->grad + (size_t)n * O * P;
     if (c->act == CONV_ACT_RELU) { /* the gradient before a fused ReLU: dy * 1[y > 0] */
         const float *yn = c->y->data + (size_t)n * O * P;
@@ -355,23 +411,58 @@ static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, fl
             db[o] += acc;
         }
     if (dw) {
-        im2col_all(c->x->data + (size_t)n * s->C * s->H * s->W, s->C, s->H, s->W, s->k, c->stride,
-                   c->pad, s->Ho, s->Wo, col, parallel);
+        columns_of(cs, xraw, col, xs, parallel);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, P, 1.0f, dy, P, col, P, 1.0f,
                     dw, CKK);
     }
-    if (!c->x->grad) return;
-    float *dxn = c->x->grad + (size_t)n * s->C * s->H * s->W;
+    float *dxn = c->x->grad ? c->x->grad + (size_t)n * cs->chw : NULL;
+    if (cs->on_columns) {
+        /* Gradient of the quantized columns, through the quantizer on the raw columns (xs
+         * still holds them after columns_of; rebuilt when there was no dW), scattered. */
+        if (!dw) im2col_all(xraw, cs->C, cs->H, cs->W, cs->k, c->stride, c->pad, s->Ho, s->Wo, xs, parallel);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, P, O, 1.0f, c->w->data, CKK, dy, P,
+                    0.0f, dcol, P);
+        if (dxn) memset(gq, 0, cs->ncol * sizeof(float));
+        QuantInput in = {xs, cs->ncol, 1, 1, 1};
+        cs->q->ops->backward_part(cs->q, in, cs->chw, dcol, dxn ? gq : NULL, s->qpart + (size_t)n * s->np);
+        if (dxn) col2im_add(gq, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dxn);
+        return;
+    }
+    if (!dxn && !cs->q) return;
+    /* With a fused quantizer the input gradient is first that of the quantized sample, in
+     * gq, which the quantizer's backward then passes on (and learns its parameters from). */
+    float *dqn = cs->q ? gq : dxn;
+    if (cs->q) memset(gq, 0, cs->chw * sizeof(float));
     int HW = s->H * s->W, OKK = O * s->k * s->k;
     if (s->flip) {
         /* dX[c] = sum_{o,u,v} wflip[c][o,u,v] dY[o][h + u - (k-1-p)][w + v - (k-1-p)] */
         im2col_all(dy, O, s->Ho, s->Wo, s->k, 1, s->k - 1 - c->pad, s->H, s->W, dcol, parallel);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, HW, OKK, 1.0f, s->wflip, OKK,
-                    dcol, HW, 1.0f, dxn, HW);
+                    dcol, HW, 1.0f, dqn, HW);
     } else {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, P, O, 1.0f, c->w->data, CKK, dy, P,
                     0.0f, dcol, P);
-        col2im_add(dcol, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dxn);
+        col2im_add(dcol, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dqn);
+    }
+    if (cs->q) {
+        QuantInput in = {xraw, cs->chw, 1, 1, 1};
+        cs->q->ops->backward_part(cs->q, in, cs->chw, gq, dxn, s->qpart + (size_t)n * s->np);
+    }
+}
+
+/* The fused quantizer's parameter gradients: the per-sample partial sums added in sample
+ * order, so they do not depend on the thread count. */
+static void conv_quant_param_grads(const ConvBwd *s) {
+    Quantizer *q = s->c->xq;
+    if (!q) return;
+    size_t off = 0;
+    for (int k = 0; k < q->nparams; k++) {
+        Param *p = q->params[k];
+        for (size_t e = 0; e < p->t.size; e++, off++) {
+            double tot = 0.0;
+            for (int n = 0; n < s->N; n++) tot += s->qpart[(size_t)n * s->np + off];
+            if (p->t.grad) p->t.grad[e] += (float)tot;
+        }
     }
 }
 
@@ -386,8 +477,14 @@ static void conv_backward(void *p) {
     s.O = c->w->shape[0], s.k = c->w->shape[2];
     s.Ho = c->y->shape[2], s.Wo = c->y->shape[3];
     s.P = s.Ho * s.Wo, s.CKK = s.C * s.k * s.k;
+    s.cs = col_spec(s.C, s.H, s.W, s.k, c->stride, c->pad, s.Ho, s.Wo, c->xq);
     int O = s.O, k = s.k;
-    s.flip = c->x->grad && c->stride == 1 && c->pad <= k - 1;
+    /* The flipped-kernel conv builds O*k*k columns of the input size, the scatter C*k*k
+     * of the output size: per-thread samples take the smaller (a first layer with C = 1
+     * scatters); one sample at a time keeps the flip, whose GEMM and im2col spread over
+     * the team (the scatter is serial). */
+    s.flip = (c->x->grad || c->xq) && c->stride == 1 && c->pad <= k - 1 && !s.cs.on_columns &&
+             (s.N < omp_get_max_threads() || (size_t)O * s.H * s.W <= (size_t)s.C * s.P);
     if (s.flip) {
         s.wflip = graph_alloc(c->g, (size_t)s.C * O * k * k * sizeof(float));
         for (int o = 0; o < O; o++)
@@ -398,17 +495,24 @@ static void conv_backward(void *p) {
                             c->w->data[(((size_t)o * s.C + ch) * k + (k - 1 - u)) * k + (k - 1 - v)];
     }
     s.col_floats = c->w->grad ? (size_t)s.CKK * s.P : 0;
-    s.dcol_floats = !c->x->grad ? 0 : s.flip ? (size_t)O * k * k * s.H * s.W : (size_t)s.CKK * s.P;
+    s.dcol_floats = !c->x->grad && !c->xq ? 0 : s.flip ? (size_t)O * k * k * s.H * s.W : (size_t)s.CKK * s.P;
     size_t pre_floats = c->act == CONV_ACT_RELU ? (size_t)O * s.P : 0;
     size_t wsize = (size_t)O * s.CKK;
     float *dw = c->w->grad, *db = (c->b && c->b->grad) ? c->b->grad : NULL;
     int nt = omp_get_max_threads();
+    size_t chw = col_scratch(&s.cs); /* quantized values and their gradient, per worker */
+    if (c->xq) {
+        s.np = quant_param_count(c->xq);
+        s.qpart = arena_calloc(&c->g->arena, (size_t)s.N * (s.np ? s.np : 1) * sizeof(double));
+    }
 
     if (s.N < nt) { /* one sample at a time, the team inside each */
         float *col = s.col_floats ? graph_alloc(c->g, s.col_floats * sizeof(float)) : NULL;
         float *dcol = s.dcol_floats ? graph_alloc(c->g, s.dcol_floats * sizeof(float)) : NULL;
         float *dpre = pre_floats ? graph_alloc(c->g, pre_floats * sizeof(float)) : NULL;
-        for (int n = 0; n < s.N; n++) backward_sample(&s, n, col, dcol, dpre, dw, db, 1);
+        float *xs = chw ? graph_alloc(c->g, 2 * chw * sizeof(float)) : NULL;
+        for (int n = 0; n < s.N; n++) backward_sample(&s, n, col, dcol, dpre, dw, db, xs, xs ? xs + chw : NULL, 1);
+        conv_quant_param_grads(&s);
         return;
     }
     /* Per-thread partial dW and db, summed in thread order: deterministic for a thread count. */
@@ -417,14 +521,18 @@ static void conv_backward(void *p) {
     float *col_all = s.col_floats ? graph_alloc(c->g, (size_t)nt * s.col_floats * sizeof(float)) : NULL;
     float *dcol_all = s.dcol_floats ? graph_alloc(c->g, (size_t)nt * s.dcol_floats * sizeof(float)) : NULL;
     float *dpre_all = pre_floats ? graph_alloc(c->g, (size_t)nt * pre_floats * sizeof(float)) : NULL;
+    float *xs_all = chw ? graph_alloc(c->g, (size_t)nt * 2 * chw * sizeof(float)) : NULL;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < s.N; n++) {
         int t = omp_get_thread_num();
+        float *xs = xs_all ? xs_all + (size_t)t * 2 * chw : NULL;
         backward_sample(&s, n, col_all ? col_all + (size_t)t * s.col_floats : NULL,
                         dcol_all ? dcol_all + (size_t)t * s.dcol_floats : NULL,
                         dpre_all ? dpre_all + (size_t)t * pre_floats : NULL,
-                        dw_part ? dw_part + (size_t)t * wsize : NULL, db_part ? db_part + (size_t)t * O : NULL, 0);
+                        dw_part ? dw_part + (size_t)t * wsize : NULL, db_part ? db_part + (size_t)t * O : NULL,
+                        xs, xs ? xs + chw : NULL, 0);
     }
+    conv_quant_param_grads(&s);
     if (dw_part)
         for (int t = 0; t < nt; t++)
             for (size_t i = 0; i < wsize; i++) dw[i] += dw_part[(size_t)t * wsize + i];
@@ -445,7 +553,8 @@ static void forward_sample(const float *col, const Tensor *w, const Tensor *b, i
         for (int i = 0; i < O * P; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
 }
 
-Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
+static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
+                          ConvAct act) {
     QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1]);
     QAT_ASSERT(w->shape[2] == w->shape[3] && stride >= 1 && pad >= 0);
     int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -453,34 +562,60 @@ Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     QAT_ASSERT(Ho > 0 && Wo > 0 && (!b || (int)b->size == O));
     int P = Ho * Wo, CKK = C * k * k;
-    int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad);
+    /* A fused quantizer learns even when x itself takes no gradient. */
+    int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad) || (g->training && xq);
     Tensor *y = graph_tensor4(g, grad, N, O, Ho, Wo);
     int nt = omp_get_max_threads();
     float *wt = NULL;
+    ColSpec cs = col_spec(C, H, W, k, stride, pad, Ho, Wo, xq);
+    size_t chw = col_scratch(&cs);
+    if (xq && g->training) { /* once per step, outside the threads: the quantizer's own training
+                              * bookkeeping (LSQ's learning-rate scale) */
+        QuantInput in = {x->data, cs.chw, 1, 1, 1};
+        xq->ops->forward(xq, in, graph_alloc(g, cs.chw * sizeof(float)));
+    }
+    QAT_ASSERT(!xq || !use_shifted(C, stride));
     if (use_shifted(C, stride)) {
         wt = repack_taps(g, w);
         shifted_conv(g, x, w, b, pad, act, y, wt);
     } else if (N < nt) { /* one sample at a time, the team inside each */
         float *col = graph_alloc(g, (size_t)CKK * P * sizeof(float));
+        float *xs = chw ? graph_alloc(g, chw * sizeof(float)) : NULL;
         for (int n = 0; n < N; n++) {
-            im2col_all(x->data + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, col, 1);
+            columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs, 1);
             forward_sample(col, w, b, O, P, CKK, act, y->data + (size_t)n * O * P);
         }
     } else {
         float *cols = graph_alloc(g, (size_t)nt * CKK * P * sizeof(float));
+        float *xs_all = chw ? graph_alloc(g, (size_t)nt * chw * sizeof(float)) : NULL;
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
-            float *col = cols + (size_t)omp_get_thread_num() * CKK * P;
-            im2col_all(x->data + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, col, 0);
+            int t = omp_get_thread_num();
+            float *col = cols + (size_t)t * CKK * P;
+            columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs_all ? xs_all + (size_t)t * chw : NULL, 0);
             forward_sample(col, w, b, O, P, CKK, act, y->data + (size_t)n * O * P);
         }
     }
     if (grad) {
         ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt};
+        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq};
         graph_push(g, conv_backward, c);
     }
     return y;
+}
+
+Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
+    return conv2d_any(g, x, NULL, w, b, stride, pad, act);
+}
+
+int conv2d_can_fuse_input_quant(int in_channels, int stride, const Quantizer *q) {
+    return q && q->ops->backward_part && !use_shifted(in_channels, stride);
+}
+
+Tensor *op_conv2d_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
+                      ConvAct act) {
+    QAT_ASSERT(conv2d_can_fuse_input_quant(x->shape[1], stride, xq) && xq->initialized);
+    return conv2d_any(g, x, xq, w, b, stride, pad, act);
 }
 
 Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {

@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/conv2d_qin.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,9 +79,16 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
 }
 
 static Tensor *conv2d_apply(Graph *g, Conv2d *c, Tensor *x, ConvAct act) {
+    Tensor *b = c->b ? &c->b->t : NULL;
+    if (c->xq.q && !c->xq.capturing && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
+        /* The input quantizer inside the conv's per-sample loops: no quantized copy. */
+        Quantizer *q = quant_site_ready(&c->xq, x, x->shape[0], g->training);
+        Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
+        return op_conv2d_qin(g, x, q, wq, b, c->stride, c->pad, act);
+    }
     Tensor *xq = quant_site_apply(g, &c->xq, x, x->shape[0]);
     Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-    return op_conv2d_act(g, xq, wq, c->b ? &c->b->t : NULL, c->stride, c->pad, act);
+    return op_conv2d_act(g, xq, wq, b, c->stride, c->pad, act);
 }
 
 Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_apply(g, c, x, CONV_ACT_NONE); }

@@ -73,8 +73,10 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
         snprintf(site, sizeof site, "%s.l%d%s.hh", name, index, d ? "_reverse" : "");
         quant_site_declare(lb->sites, &dir->whh_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
         quant_site_declare(lb->sites, &dir->h_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
-        /* Weight and input of each product, for the site table and the model size. No
-         * layer_ptr: PTQ reconstruction (AdaRound) has no LSTM layer kind yet. */
+        /* Weight and input of each product, for the site table, the model size and PTQ
+         * (AdaRound rebuilds each product x W^T + b from the direction's parameters). */
+        dir->wih_q.layer_kind = dir->whh_q.layer_kind = dir->h_q.layer_kind = LAYER_LSTM;
+        dir->wih_q.layer_ptr = dir->whh_q.layer_ptr = dir->h_q.layer_ptr = dir;
         dir->wih_q.weight = dir->w_ih;
         dir->wih_q.partner = &l->x_q;
         dir->whh_q.weight = dir->w_hh;
@@ -82,6 +84,8 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
         dir->h_q.weight = dir->w_hh;
         dir->h_q.partner = &dir->whh_q;
     }
+    l->x_q.layer_kind = LAYER_LSTM;
+    l->x_q.layer_ptr = &l->dir[0];
     l->x_q.partner = &l->dir[0].wih_q;
     l->x_q.weight = l->dir[0].w_ih;
 }

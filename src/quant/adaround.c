@@ -30,10 +30,32 @@
  *   positions: the loss sums over output channels and averages over images and
  *   positions), one row of the [M, in] input for a linear layer.
  *
+ * LSTM layers (nn/lstm.h, sites of kind LAYER_LSTM) [decision]: each weight is
+ * reconstructed on its own as a linear layer without activation, on its product in the
+ * gate pre-activation: W_ih [4H, in] on rows x_t of the layer input (target
+ * x_t W_ih^T + b_ih), W_hh [4H, H] on rows h_{t-1} (target h_{t-1} W_hh^T + b_hh; the
+ * zero state before each scan's first step is not a row, it only adds the bias). Order:
+ * per layer W_ih, W_hh of the forward direction, then of the reverse one. x_hat of W_hh
+ * comes from the partially quantized scan (W_ih already rounded, the h_{t-1} quantizer
+ * applied at every step, W_hh FP: teacher forcing). This is simpler than 3.6, which
+ * optimises V_ih and V_hh jointly on the gate outputs [sigmoid, sigmoid, tanh,
+ * sigmoid](z_t): the per-product loss ignores the gate slopes and how the errors of the
+ * two products add up.
+ *   An example of an LSTM input is a row (one step of one sequence), not a review: the
+ *   layer input arrives as one [total steps, in] tensor per batch, h_{t-1} as one
+ *   [running sequences, H] tensor per time step, neither a multiple of the batch. The
+ *   capture keeps max_samples rows, reservoir-sampled uniformly over all rows of the
+ *   calibration batches (seeded per site, so the FP and the quantized passes keep the
+ *   same rows in the same order); keeping the first rows instead would see only the
+ *   first time steps of the first batch. The input-scale search of step 2 uses the same
+ *   sample.
+ *
  * How the inputs are captured: while capturing, a site's quantizer is replaced by a
  * "spy" quantizer that records the tensor (and the example count quant_site_apply
  * reports, which the plain site capture does not keep), then applies the real quantizer
- * (or none). The model itself is not changed. */
+ * (or none). The model itself is not changed. The LSTM calls its h_{t-1} quantizer
+ * directly, once per time step, but takes it from the site at each forward, so the spy
+ * sees those calls too. */
 #include "quant/adaround.h"
 
 #include <math.h>
@@ -45,6 +67,7 @@
 #include "core/rng.h"
 #include "core/runtime.h"
 #include "nn/layers.h"
+#include "nn/lstm.h"
 #include "nn/ops.h"
 #include "quant/method.h"
 #include "quant/quantizer.h"
@@ -246,7 +269,7 @@ static void ada_clamp(Quantizer *q) {
 
 static void ada_destroy(Quantizer *q) { free(q->state); }
 
-static const QuantizerOps ADA_OPS = {"adaround", ada_init, ada_forward, ada_backward, ada_export, ada_clamp, ada_destroy};
+static const QuantizerOps ADA_OPS = {"adaround", ada_init, ada_forward, ada_backward, ada_export, ada_clamp, ada_destroy, NULL};
 
 Quantizer *adaround_make(const QuantSpec *spec) {
     Quantizer *q = quantizer_alloc(&ADA_OPS, spec);
@@ -504,9 +527,47 @@ typedef struct {
     size_t len, cap;
     long examples, max_examples;
     size_t per_example;
+    /* LSTM inputs: examples are rows of row_width features, reservoir-sampled */
+    int row_width;
+    long rows_seen;
+    Rng rng;
 } Spy;
 
+/* An LSTM input (layer input or h_{t-1}) arrives as rows of the width of the weight it
+ * feeds, in calls whose sizes are not multiples of the sequence count; 0 otherwise. */
+static int lstm_row_width(const QuantSite *s) {
+    if (s->kind != SITE_INPUT || s->layer_kind != LAYER_LSTM) return 0;
+    QAT_ASSERT(s->weight && s->weight->t.ndim == 2);
+    return s->weight->t.shape[1];
+}
+
 static void spy_init(Quantizer *q, QuantInput in) { (void)q, (void)in; }
+
+/* Reservoir sampling (Algorithm R) of max_examples rows over every row of the pass: row
+ * t (0-based, in arrival order) takes slot t while t < max_examples, then slot
+ * rng_below(t + 1) when that is < max_examples. The draws depend only on the row count
+ * and the spy's seed, so two passes with the same seed keep the same rows in the same
+ * slots (the FP inputs and the quantized ones stay paired). */
+static void spy_rows(Spy *sp, const float *x, size_t n) {
+    size_t w = (size_t)sp->row_width;
+    if (n % w)
+        qat_die("adaround: the input of %s (%zu values) is not a whole number of rows of %zu features",
+                sp->site->layer, n, w);
+    for (size_t r = 0; r < n / w; r++, sp->rows_seen++) {
+        long slot = sp->rows_seen;
+        if (slot >= sp->max_examples) slot = (long)rng_below(&sp->rng, (uint64_t)sp->rows_seen + 1);
+        if (slot >= sp->max_examples) continue;
+        if (slot == sp->examples) { /* a new slot at the end */
+            if (sp->len + w > sp->cap) {
+                sp->cap = 2 * (sp->len + w);
+                sp->data = qat_realloc(sp->data, sp->cap * sizeof(float));
+            }
+            sp->len += w;
+            sp->examples++;
+        }
+        memcpy(sp->data + (size_t)slot * w, x + r * w, w * sizeof(float));
+    }
+}
 
 static void spy_forward(Quantizer *q, QuantInput in, float *y) {
     Spy *sp = q->state;
@@ -517,6 +578,10 @@ static void spy_forward(Quantizer *q, QuantInput in, float *y) {
         sp->inner->ops->forward(sp->inner, ii, y);
     } else {
         memcpy(y, in.x, in.n * sizeof(float));
+    }
+    if (sp->row_width > 0) {
+        spy_rows(sp, sp->record_output ? y : in.x, in.n);
+        return;
     }
     long batch = in.batch > 0 ? in.batch : 1;
     if (in.n % (size_t)batch)
@@ -551,9 +616,10 @@ static void spy_destroy(Quantizer *q) {
     free(sp);
 }
 
-static const QuantizerOps SPY_OPS = {"adaround_capture", spy_init, spy_forward, spy_backward, NULL, NULL, spy_destroy};
+static const QuantizerOps SPY_OPS = {"adaround_capture", spy_init, spy_forward, spy_backward, NULL, NULL, spy_destroy, NULL};
 
-static Quantizer *spy_new(QuantSite *site, Quantizer *inner, long max_examples, int record_output) {
+/* seed: the row sampling of an LSTM input (the same seed keeps the same rows). */
+static Quantizer *spy_new(QuantSite *site, Quantizer *inner, long max_examples, int record_output, uint64_t seed) {
     Quantizer *q = qat_calloc(1, sizeof *q);
     q->ops = &SPY_OPS;
     q->bits = 32;
@@ -563,6 +629,9 @@ static Quantizer *spy_new(QuantSite *site, Quantizer *inner, long max_examples, 
     sp->inner = inner;
     sp->record_output = record_output;
     sp->max_examples = max_examples;
+    sp->row_width = lstm_row_width(site);
+    sp->per_example = (size_t)sp->row_width;
+    rng_seed(&sp->rng, seed);
     q->state = sp;
     return q;
 }
@@ -602,6 +671,9 @@ static void swap_fp_weights(QuantSiteList *sites, float **fp) {
     }
 }
 
+/* The row-sampling seed of site i's captures: the same in every pass over that site. */
+static uint64_t row_seed(uint64_t seed, int i) { return (seed ^ 0x5a3b1e5ULL) + (uint64_t)i * 0x9e3779b97f4a7c15ULL; }
+
 static int site_index(const QuantSiteList *sites, const QuantSite *s) {
     for (int i = 0; i < sites->n; i++)
         if (sites->items[i] == s) return i;
@@ -612,10 +684,10 @@ static int site_index(const QuantSiteList *sites, const QuantSite *s) {
  * active[] on every site (NULL entries: FP). apply: the quantizer applied to the
  * captured input (its output is recorded), NULL for the raw input. */
 static float *capture_input(QuantSiteList *sites, Quantizer **active, QuantSite *site, Quantizer *apply,
-                            CalibSource *src, Graph *g, int nb, long max_examples, size_t *len,
+                            CalibSource *src, Graph *g, int nb, long max_examples, uint64_t seed, size_t *len,
                             long *examples, size_t *per_example) {
     for (int j = 0; j < sites->n; j++) sites->items[j]->q = active[j];
-    Quantizer *spy = spy_new(site, apply, max_examples, 1);
+    Quantizer *spy = spy_new(site, apply, max_examples, 1, seed);
     site->q = spy;
     run_batches(src, g, nb);
     site->q = NULL;
@@ -649,6 +721,19 @@ static void optimise_layer(QuantSite *site, Quantizer *wq, const float *x_fp, co
                     "map; the capture does not record the map's shape",
                     site->layer, per_example, c->in);
         L.H = L.W = side;
+        L.nex = (int)nex_img;
+    } else if (L.kind == LAYER_LSTM) {
+        /* One product of the gate pre-activation, x W_ih^T + b_ih or h_{t-1} W_hh^T + b_hh,
+         * as a linear layer without activation; an example is one sampled row. */
+        const LstmDirection *dir = site->layer_ptr;
+        QAT_ASSERT(wp == dir->w_ih || wp == dir->w_hh);
+        L.kind = LAYER_LINEAR;
+        L.follow = FOLLOW_NONE;
+        L.out = wp->t.shape[0], L.in = wp->t.shape[1];
+        L.bias = (wp == dir->w_ih ? dir->b_ih : dir->b_hh)->t.data;
+        if (per_example != (size_t)L.in)
+            qat_die("adaround: the captured input of LSTM weight %s has rows of %zu values, expected %d",
+                    site->layer, per_example, L.in);
         L.nex = (int)nex_img;
     } else {
         Linear *l = site->layer_ptr;
@@ -741,7 +826,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         QuantSite *s = sites->items[i];
         s->q = NULL;
         if (s->kind == SITE_INPUT && saved[i]) {
-            spies[i] = spy_new(s, NULL, max_samples, 0);
+            spies[i] = spy_new(s, NULL, max_samples, 0, row_seed(seed, i));
             ninputs++;
         }
     }
@@ -755,8 +840,9 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
             s->q = NULL;
             size_t len, per;
             long ex;
+            int rows = lstm_row_width(s) > 0;
             float *x = spy_take(spies[i], &len, &ex, &per);
-            if (ex > seen) seen = ex;
+            if (!rows && ex > seen) seen = ex;
             Quantizer *q = saved[i];
             if (len == 0) {
                 fprintf(stderr, "adaround: warning: input %s saw no calibration data; its scale is set on "
@@ -765,8 +851,9 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
                 const Ada *a = q->state;
                 q->params[0]->t.data[0] = adaround_grid_search(x, len, a->lo, a->hi);
                 q->initialized = 1;
-                fprintf(stderr, "adaround: input %-12s %2d-bit %-8s scale %.6g (%ld examples)\n", s->layer,
-                        q->bits, q->is_signed ? "signed" : "unsigned", (double)q->params[0]->t.data[0], ex);
+                fprintf(stderr, "adaround: input %-12s %2d-bit %-8s scale %.6g (%ld %s)\n", s->layer, q->bits,
+                        q->is_signed ? "signed" : "unsigned", (double)q->params[0]->t.data[0], ex,
+                        rows ? "sampled rows" : "examples");
             }
             free(x);
         }
@@ -788,10 +875,12 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
                     site->layer_kind == LAYER_EMBEDDING ? "embedding" : "bits >= quantizer.skip_at_bits");
             continue;
         }
-        QAT_ASSERT(site->layer_kind == LAYER_LINEAR || site->layer_kind == LAYER_CONV2D);
+        QAT_ASSERT(site->layer_kind == LAYER_LINEAR || site->layer_kind == LAYER_CONV2D ||
+                   site->layer_kind == LAYER_LSTM);
         QAT_ASSERT(site->partner && site->layer_ptr);
         int pi = site_index(sites, site->partner);
         QAT_ASSERT(pi >= 0);
+        int lstm = lstm_row_width(site->partner) > 0;
 
         /* x: the FP model's input to this layer (every quantizer off, the FP weights of
          * the layers already rounded swapped back in for the pass). */
@@ -799,19 +888,21 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         size_t len_fp, per_fp, len_q, per_q;
         long ex_fp, ex_q;
         swap_fp_weights(sites, fpw);
-        float *x_fp = capture_input(sites, active, site->partner, NULL, src, &g, nb, max_samples, &len_fp,
-                                    &ex_fp, &per_fp);
+        float *x_fp = capture_input(sites, active, site->partner, NULL, src, &g, nb, max_samples,
+                                    row_seed(seed, pi), &len_fp, &ex_fp, &per_fp);
         swap_fp_weights(sites, fpw);
-        if (ex_fp > seen) seen = ex_fp;
+        if (!lstm && ex_fp > seen) seen = ex_fp;
         /* x_hat: earlier layers hard-rounded, input quantizers on (this layer's own input
          * quantizer applied to what is recorded), this layer and later ones FP. */
         for (int j = 0; j < n; j++)
             active[j] = sites->items[j]->kind == SITE_INPUT ? saved[j] : (j < i ? saved[j] : NULL);
         Quantizer *own = active[pi];
         active[pi] = NULL;
-        float *x_hat = capture_input(sites, active, site->partner, own, src, &g, nb, max_samples, &len_q,
-                                     &ex_q, &per_q);
-        if (len_fp != len_q || ex_fp != ex_q || len_fp == 0)
+        float *x_hat = capture_input(sites, active, site->partner, own, src, &g, nb, max_samples,
+                                     row_seed(seed, pi), &len_q, &ex_q, &per_q);
+        if (len_fp == 0)
+            qat_die("adaround: no calibration data reached the input of %s (%d batches)", site->layer, nb);
+        if (len_fp != len_q || ex_fp != ex_q)
             qat_die("adaround: the FP and quantized passes gave different inputs for %s (%zu vs %zu values)",
                     site->layer, len_fp, len_q);
 
@@ -836,6 +927,10 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
     free(saved);
     free(active);
     graph_free(&g);
-    fprintf(stderr, "adaround: calibration on %ld examples (%d batches) took %.1f s\n", seen, nb,
-            runtime_now() - t_start);
+    /* LSTM inputs count sampled rows, not examples: with only those, print the batches */
+    if (seen > 0)
+        fprintf(stderr, "adaround: calibration on %ld examples (%d batches) took %.1f s\n", seen, nb,
+                runtime_now() - t_start);
+    else
+        fprintf(stderr, "adaround: calibration on %d batches took %.1f s\n", nb, runtime_now() - t_start);
 }

@@ -470,7 +470,7 @@ static void apot_destroy(Quantizer *q) {
 }
 
 static const QuantizerOps APOT_OPS = {"apot", apot_init, apot_forward, apot_backward, apot_export, apot_clamp,
-                                      apot_destroy};
+                                      apot_destroy, NULL};
 
 /* --- construction ---------------------------------------------------------------------------- */
 

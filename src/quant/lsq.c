@@ -35,6 +35,12 @@ static void lsq_init(Quantizer *q, QuantInput in) {
     }
 }
 
+/* restrict pointers, so the loop vectorises (rint included, with -fno-trapping-math) */
+static void quantize_span(const float *restrict x, float *restrict y, size_t n, float inv, float step,
+                          float lo, float hi) {
+    for (size_t i = 0; i < n; i++) y[i] = qround(qclip(x[i] * inv, lo, hi)) * step;
+}
+
 static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
     Lsq *l = q->state;
     const float *s = q->params[0]->t.data;
@@ -48,19 +54,29 @@ static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
         const float *x = in.x + (size_t)r * m;
         float *out = y + (size_t)r * m;
         float step = s[r], inv = 1.0f / step, lo = -l->qn, hi = l->qp;
-        long mm = (long)m;
-#pragma omp parallel for schedule(static) if (mm > 65536)
-        for (long i = 0; i < mm; i++) out[i] = qround(qclip(x[i] * inv, lo, hi)) * step;
+        if (m <= QUANT_PARALLEL_MIN) {
+            quantize_span(x, out, m, inv, step, lo, hi);
+            continue;
+        }
+        long nc = (long)((m + 4095) / 4096);
+#pragma omp parallel for schedule(static)
+        for (long c = 0; c < nc; c++) {
+            size_t a = (size_t)c * 4096, e = a + 4096 < m ? a + 4096 : m;
+            quantize_span(x + a, out + a, e - a, inv, step, lo, hi);
+        }
     }
 }
 
-static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx) {
+/* dparam[r] += the step's gradient over this piece (see quantizer.h). */
+static void lsq_backward_part(Quantizer *q, QuantInput in, size_t example_size, const float *dy, float *dx,
+                              double *dparam) {
     Lsq *l = q->state;
     const float *s = q->params[0]->t.data;
-    float *ds = q->params[0]->t.grad;
     size_t m = in.n / (size_t)in.rows;
     /* N: elements per example (activations) or per tensor / row (weights). */
-    double N = q->is_weight ? (double)m : (double)in.n / (in.batch > 0 ? in.batch : 1);
+    double N = q->is_weight      ? (double)m
+               : example_size ? (double)example_size
+                              : (double)in.n / (in.batch > 0 ? in.batch : 1);
     double gscale = 1.0 / sqrt(N * l->qp);
     for (int r = 0; r < in.rows; r++) {
         const float *x = in.x + (size_t)r * m, *g = dy + (size_t)r * m;
@@ -84,8 +100,16 @@ static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx
                 acc += (double)g[i] * dvds;
             });
         }
-        ds[r] += (float)(gscale * sum);
+        dparam[r] += gscale * sum;
     }
+}
+
+static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx) {
+    double *ds = qat_calloc((size_t)in.rows, sizeof(double));
+    lsq_backward_part(q, in, 0, dy, dx, ds);
+    float *grad = q->params[0]->t.grad;
+    for (int r = 0; r < in.rows; r++) grad[r] += (float)ds[r];
+    free(ds);
 }
 
 static void lsq_export(Quantizer *q, QuantInput in, QuantExport *out) {
@@ -111,7 +135,8 @@ static void lsq_clamp(Quantizer *q) {
 
 static void lsq_destroy(Quantizer *q) { free(q->state); }
 
-static const QuantizerOps LSQ_OPS = {"lsq", lsq_init, lsq_forward, lsq_backward, lsq_export, lsq_clamp, lsq_destroy};
+static const QuantizerOps LSQ_OPS = {"lsq",      lsq_init,  lsq_forward,   lsq_backward,
+                                     lsq_export, lsq_clamp, lsq_destroy, lsq_backward_part};
 
 Quantizer *lsq_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("lsq: bit width must be 2..16 (got %d)", spec->bits);

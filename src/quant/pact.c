@@ -326,7 +326,7 @@ static void pact_destroy(Quantizer *q) {
     free(p);
 }
 
-static const QuantizerOps PACT_OPS = {"pact", pact_init, pact_forward, pact_backward, pact_export, pact_clamp, pact_destroy};
+static const QuantizerOps PACT_OPS = {"pact", pact_init, pact_forward, pact_backward, pact_export, pact_clamp, pact_destroy, NULL};
 
 /* --- construction and options ------------------------------------------------------- */
 

@@ -88,15 +88,24 @@ static void quant_backward(void *p) {
     q->ops->backward(q, site_input(c->site, c->x, c->batch, 1), c->y->grad, c->x->grad);
 }
 
+static void init_on_first_use(QuantSite *s, const Tensor *x, int batch, int training) {
+    if (s->q->initialized) return;
+    s->q->ops->init(s->q, site_input(s, x, batch, training));
+    s->q->initialized = 1;
+}
+
+Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training) {
+    if (!s->q || s->capturing) return NULL;
+    init_on_first_use(s, x, batch, training);
+    return s->q;
+}
+
 Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     if (s->capturing) capture(s, x);
     Quantizer *q = s->q;
     if (!q) return x;
     QuantInput in = site_input(s, x, batch, g->training);
-    if (!q->initialized) {
-        q->ops->init(q, in);
-        q->initialized = 1;
-    }
+    init_on_first_use(s, x, batch, g->training);
     /* Quantizer parameters learn even when x itself takes no gradient. */
     int grad = g->training;
     Tensor *y = graph_tensor(g, grad, x->ndim, x->shape);

@@ -9,8 +9,10 @@
 
 typedef enum { SITE_WEIGHT, SITE_INPUT } SiteKind;
 typedef enum { SITE_MIDDLE, SITE_FIRST, SITE_LAST } SitePosition;
-/* The op a site feeds, so PTQ (AdaRound) can rebuild the layer's output. */
-typedef enum { LAYER_LINEAR, LAYER_CONV2D, LAYER_EMBEDDING } LayerKind;
+/* The op a site feeds, so PTQ (AdaRound) can rebuild the layer's output. LAYER_LSTM:
+ * the sites of an LSTM layer (nn/lstm.h); layer_ptr is the LstmDirection of the weight
+ * (the layer input's: direction 0), whose biases the reconstruction adds. */
+typedef enum { LAYER_LINEAR, LAYER_CONV2D, LAYER_EMBEDDING, LAYER_LSTM } LayerKind;
 /* The nonlinearity right after the layer (AdaRound's f_a). */
 typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 
@@ -49,6 +51,10 @@ void quant_sites_clamp(QuantSiteList *l);
 /* Marks quantizers whose parameters all came from a checkpoint as initialised. */
 void quant_sites_mark_loaded(QuantSiteList *l);
 void quant_site_list_free(QuantSiteList *l);
+
+/* The site's quantizer, initialised on x if this is its first use, for an op that
+ * applies it itself (fused); NULL when the site is off or capturing. */
+Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training);
 
 /* Fake-quantize x through the site (identity when the site has no quantizer).
  * batch: examples in x (1 for weights). Initialises the quantizer on first use. */

@@ -48,6 +48,17 @@ typedef struct {
     /* Called after each optimizer step: keep parameters in range (s >= 1e-8, ...). */
     void (*clamp)(Quantizer *q);
     void (*destroy)(Quantizer *q); /* frees state; params are freed with the model */
+    /* Optional, for ops that fuse the quantizer into their own per-sample loops (conv2d):
+     * backward over a piece of the tensor (one sample, or the im2col columns of one),
+     * dx += STE(dy) (dx may be NULL), parameter gradients ADDED to dparam (all parameters'
+     * elements in params order) instead of the params. example_size: elements of one
+     * example of the whole tensor, for gradient scales that depend on it (0: n / batch).
+     * A quantizer that has it promises an elementwise forward whose values do not depend
+     * on in.training or in.batch, parameter gradients that are sums over elements (so the
+     * parts add up to the whole), and q(0) = 0 with no parameter gradient from a zero
+     * input (so the zero padding of im2col columns adds nothing). */
+    void (*backward_part)(Quantizer *q, QuantInput in, size_t example_size, const float *dy, float *dx,
+                          double *dparam);
 } QuantizerOps;
 
 #define QUANT_MAX_PARAMS 4

@@ -8,44 +8,52 @@
 #include <stddef.h>
 
 #define QUANT_CHUNKS 64
+#define QUANT_PARALLEL_MIN 65536 /* below this, no thread team (its start costs more) */
+
+/* Chunks for n elements: a function of n only (never of the thread count), at most
+ * QUANT_CHUNKS, each of at least ~1024 elements so that short pieces (one sample of a
+ * fused conv) still run long vector loops. */
+static inline int quant_chunks(size_t n) {
+    size_t c = n / 1024;
+    return c < 1 ? 1 : (c > QUANT_CHUNKS ? QUANT_CHUNKS : (int)c);
+}
+
+/* One chunk's loop; `acc` is the chunk's double accumulator. */
+#define QUANT_CHUNK_LOOP_(n_, nc_, c_, i, simd_pragma, ...)                              \
+    {                                                                                   \
+        double acc = 0.0;                                                               \
+        size_t lo_ = n_ * (size_t)c_ / (size_t)nc_, hi_ = n_ * (size_t)(c_ + 1) / (size_t)nc_; \
+        simd_pragma for (size_t i = lo_; i < hi_; i++) __VA_ARGS__                      \
+        part_[c_] = acc;                                                                \
+    }
+
+#define QUANT_REDUCE_(n, result, i, simd_pragma, ...)                                    \
+    do {                                                                                \
+        size_t n_ = (n);                                                                \
+        int nc_ = quant_chunks(n_);                                                     \
+        double part_[QUANT_CHUNKS];                                                     \
+        if (n_ > QUANT_PARALLEL_MIN) {                                                  \
+            _Pragma("omp parallel for schedule(static)")                               \
+            for (int c_ = 0; c_ < nc_; c_++)                                            \
+                QUANT_CHUNK_LOOP_(n_, nc_, c_, i, simd_pragma, __VA_ARGS__)             \
+        } else {                                                                        \
+            for (int c_ = 0; c_ < nc_; c_++)                                            \
+                QUANT_CHUNK_LOOP_(n_, nc_, c_, i, simd_pragma, __VA_ARGS__)             \
+        }                                                                               \
+        double tot_ = 0.0;                                                              \
+        for (int c_ = 0; c_ < nc_; c_++) tot_ += part_[c_];                             \
+        (result) = tot_;                                                                \
+    } while (0)
 
 /* QUANT_CHUNKED_SUM(n, result, i, BODY): BODY sees index `i` (size_t) and adds into the
  * double `acc`; result (double) receives the total. */
-#define QUANT_CHUNKED_SUM(n, result, i, ...)                                       \
-    do {                                                                            \
-        size_t n_ = (n);                                                            \
-        double part_[QUANT_CHUNKS];                                                 \
-        _Pragma("omp parallel for schedule(static) if (n_ > 65536)")                \
-        for (int c_ = 0; c_ < QUANT_CHUNKS; c_++) {                                 \
-            double acc = 0.0;                                                       \
-            size_t lo_ = n_ * (size_t)c_ / QUANT_CHUNKS, hi_ = n_ * (size_t)(c_ + 1) / QUANT_CHUNKS; \
-            for (size_t i = lo_; i < hi_; i++) __VA_ARGS__                                 \
-            part_[c_] = acc;                                                        \
-        }                                                                           \
-        double tot_ = 0.0;                                                          \
-        for (int c_ = 0; c_ < QUANT_CHUNKS; c_++) tot_ += part_[c_];                \
-        (result) = tot_;                                                            \
-    } while (0)
+#define QUANT_CHUNKED_SUM(n, result, i, ...) QUANT_REDUCE_(n, result, i, , __VA_ARGS__)
 
 /* The same for bodies without loop-carried dependencies (each i touches only its own
  * elements, plus `acc`): the chunk loop is an OpenMP SIMD loop, so it vectorises. The
  * lane order is fixed at compile time, so results stay deterministic. */
-#define QUANT_SIMD_SUM(n, result, i, ...)                                          \
-    do {                                                                            \
-        size_t n_ = (n);                                                            \
-        double part_[QUANT_CHUNKS];                                                 \
-        _Pragma("omp parallel for schedule(static) if (n_ > 65536)")                \
-        for (int c_ = 0; c_ < QUANT_CHUNKS; c_++) {                                 \
-            double acc = 0.0;                                                       \
-            size_t lo_ = n_ * (size_t)c_ / QUANT_CHUNKS, hi_ = n_ * (size_t)(c_ + 1) / QUANT_CHUNKS; \
-            _Pragma("omp simd reduction(+:acc)")                                    \
-            for (size_t i = lo_; i < hi_; i++) __VA_ARGS__                                 \
-            part_[c_] = acc;                                                        \
-        }                                                                           \
-        double tot_ = 0.0;                                                          \
-        for (int c_ = 0; c_ < QUANT_CHUNKS; c_++) tot_ += part_[c_];                \
-        (result) = tot_;                                                            \
-    } while (0)
+#define QUANT_SIMD_SUM(n, result, i, ...) \
+    QUANT_REDUCE_(n, result, i, _Pragma("omp simd reduction(+:acc)"), __VA_ARGS__)
 
 static inline double quant_sum_abs(const float *x, size_t n) {
     double s;

@@ -2,7 +2,8 @@
 # The lstm model end to end on a small synthetic aclImdb folder (a tiny LSTM, seconds):
 # FP training learns (ROC-AUC and accuracy in result.json), the tokenized cache is reused,
 # an LSQ 4-bit run from the FP checkpoint quantizes every LSTM site (weights W_ih, W_hh,
-# the layer inputs and h_{t-1}), AdaRound is refused clearly, malformed data is reported.
+# the layer inputs and h_{t-1}), AdaRound W4A4 from the FP checkpoint calibrates every LSTM
+# weight and input, malformed data is reported.
 . "$(dirname "$0")/lib.sh"
 
 export QAT_DATA_DIR="$TMP/data" # the cache goes to $TMP/data/cache
@@ -64,8 +65,18 @@ auc4=$(num_of roc_auc "$r4")
 check "LSQ W4A4 ROC-AUC $auc4 stays near FP $auc" awk -v a="$auc" -v b="$auc4" 'BEGIN{exit !(b > a - 0.1)}'
 check "checkpoint holds the h_{t-1} step" grep -qa 'lstm.l0.hh.input_quant.s' "$(dirname "$r4")/model.ckpt"
 
-expect_error "adaround on the LSTM" "LSTM" train --model lstm --quantizer adaround "${tiny[@]}" \
-    --from-pretrained "$ckpt" --output-dir "$TMP/ada"
+# AdaRound: each W_ih / W_hh reconstructed on sampled rows of its input (quant/adaround.c).
+"$QAT" train --model lstm --quantizer adaround "${tiny[@]}" --from-pretrained "$ckpt" \
+    --set quantizer_optimizer.num_iterations=200 --set quantizer_optimizer.max_samples=64 \
+    --output-dir "$TMP/ada" > "$TMP/ada.log" 2>&1
+ra=$(ls "$TMP"/ada/lstm_adaround/*/result.json 2>/dev/null)
+check "AdaRound run finished" test -s "$ra"
+ada_w=$(grep -Ec '^adaround: lstm\.l[01](_reverse)?\.(ih|hh) +4-bit weights: 200 it, rec loss' "$TMP/ada.log")
+check "AdaRound optimised the 8 LSTM weights ($ada_w)" test "$ada_w" -eq 8
+ada_x=$(grep -Ec '^adaround: input lstm\.l[01](_reverse)?(\.hh)? +4-bit signed +scale .*\(64 sampled rows\)' "$TMP/ada.log")
+check "AdaRound scales of the 6 LSTM inputs from 64 sampled rows ($ada_x)" test "$ada_x" -eq 6
+auca=$(num_of roc_auc "$ra")
+check "AdaRound W4A4 ROC-AUC $auca stays near FP $auc" awk -v a="$auc" -v b="$auca" 'BEGIN{exit !(b > a - 0.1)}'
 rm -r "$src/test/neg"
 expect_error "missing split folder" "test/neg" train --model lstm "${tiny[@]}" --output-dir "$TMP/bad"
 expect_error "bad dropout" "model.dropout" train --model lstm "${tiny[@]}" --set model.dropout=1.5

@@ -1,0 +1,150 @@
+/* The conv with its input quantizer fused into the per-sample loops (src/nn/conv2d.c,
+ * op_conv2d_qin) against the unfused composition: LSQ forward on the whole tensor, then
+ * op_conv2d_act, then LSQ backward on the whole tensor. Both placements of the fused
+ * quantization are covered: on the sample (overlapping windows, a first layer with one
+ * channel) and on the im2col columns (stride > kernel, with zero padding). Outputs, the
+ * input and weight gradients must match to float rounding, the step's gradient to a
+ * relative 1e-5 (its partial sums are grouped per sample); the fused gradients must not
+ * depend on the thread count. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/graph.h"
+#include "core/param.h"
+#include "core/rng.h"
+#include "nn/conv2d_qin.h"
+#include "quant/method.h"
+
+typedef struct {
+    const char *name;
+    int N, C, H, W, O, k, stride, pad, bits, is_signed;
+    ConvAct act;
+} Case;
+
+typedef struct {
+    float *y, *dx, *dw, ds;
+    size_t ny;
+} Result;
+
+static Quantizer *make_lsq(int bits, int is_signed, float s) {
+    QuantSpec spec = {bits, is_signed, 0, 0, 1, NULL};
+    Quantizer *q = lsq_make(&spec);
+    q->params[0]->t.data[0] = s;
+    q->initialized = 1;
+    return q;
+}
+
+static void free_quantizer(Quantizer *q) {
+    Param *p = q->params[0];
+    quantizer_free(q);
+    param_free(p);
+}
+
+/* One forward + backward of loss = 0.5 * |y - target|^2 (op_mse averages; the scale is
+ * the same on both sides). fused: op_conv2d_qin; else the unfused composition. */
+static Result run(const Case *cs, const float *xdata, const float *wdata, const float *target, int fused) {
+    Graph g;
+    graph_init(&g, 1);
+    g.training = 1;
+    Quantizer *q = make_lsq(cs->bits, cs->is_signed, cs->is_signed ? 0.15f : 0.1f);
+    int wshape[4] = {cs->O, cs->C, cs->k, cs->k};
+    Param *w = param_new("w", 4, wshape, PARAM_GROUP_WEIGHT);
+    memcpy(w->t.data, wdata, w->t.size * sizeof(float));
+    Tensor *x = graph_tensor4(&g, 1, cs->N, cs->C, cs->H, cs->W);
+    memcpy(x->data, xdata, x->size * sizeof(float));
+    Tensor *y;
+    Tensor *xq = NULL;
+    QuantInput in = {x->data, x->size, 1, cs->N, 1};
+    if (fused) {
+        y = op_conv2d_qin(&g, x, q, &w->t, NULL, cs->stride, cs->pad, cs->act);
+    } else {
+        xq = graph_tensor4(&g, 1, cs->N, cs->C, cs->H, cs->W);
+        q->ops->forward(q, in, xq->data);
+        y = op_conv2d_act(&g, xq, &w->t, NULL, cs->stride, cs->pad, cs->act);
+    }
+    graph_backward(&g, op_mse(&g, y, target));
+    if (!fused) q->ops->backward(q, in, xq->grad, x->grad);
+    Result r = {malloc(y->size * sizeof(float)), malloc(x->size * sizeof(float)),
+                malloc(w->t.size * sizeof(float)), q->params[0]->t.grad[0], y->size};
+    memcpy(r.y, y->data, y->size * sizeof(float));
+    memcpy(r.dx, x->grad, x->size * sizeof(float));
+    memcpy(r.dw, w->t.grad, w->t.size * sizeof(float));
+    free_quantizer(q);
+    param_free(w);
+    graph_free(&g);
+    return r;
+}
+
+static void result_free(Result *r) {
+    free(r->y);
+    free(r->dx);
+    free(r->dw);
+}
+
+static void check_case(const Case *cs) {
+    int Ho = (cs->H + 2 * cs->pad - cs->k) / cs->stride + 1, Wo = (cs->W + 2 * cs->pad - cs->k) / cs->stride + 1;
+    size_t nx = (size_t)cs->N * cs->C * cs->H * cs->W, nw = (size_t)cs->O * cs->C * cs->k * cs->k;
+    size_t ny = (size_t)cs->N * cs->O * Ho * Wo;
+    float *x = malloc(nx * sizeof(float)), *w = malloc(nw * sizeof(float)), *t = malloc(ny * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, 7);
+    /* Inputs spread over the grid and past both ends, so some elements clip. */
+    for (size_t i = 0; i < nx; i++) x[i] = rng_uniform_range(&rng, cs->is_signed ? -1.5f : -0.2f, 1.8f);
+    for (size_t i = 0; i < nw; i++) w[i] = rng_uniform_range(&rng, -0.5f, 0.5f);
+    for (size_t i = 0; i < ny; i++) t[i] = rng_uniform_range(&rng, -1.0f, 1.0f);
+
+    omp_set_num_threads(2);
+    Result ref = run(cs, x, w, t, 0), got = run(cs, x, w, t, 1);
+    omp_set_num_threads(1);
+    Result one = run(cs, x, w, t, 1);
+    omp_set_num_threads(2);
+
+    char what[160];
+    CHECK(ref.ny == ny && got.ny == ny);
+    snprintf(what, sizeof what, "%s: output", cs->name);
+    CHECK_ARRAY(got.y, ref.y, ny, 1e-6, what);
+    snprintf(what, sizeof what, "%s: input gradient", cs->name);
+    CHECK_ARRAY(got.dx, ref.dx, nx, 1e-6, what);
+    snprintf(what, sizeof what, "%s: weight gradient", cs->name);
+    CHECK_ARRAY(got.dw, ref.dw, nw, 1e-5, what);
+    snprintf(what, sizeof what, "%s: step gradient", cs->name);
+    check_close(got.ds, ref.ds, 1e-5, 1e-9, what, __FILE__, __LINE__);
+    snprintf(what, sizeof what, "%s: step gradient is not ~0 (%g)", cs->name, (double)ref.ds);
+    check_true(fabsf(ref.ds) > 1e-5f, what, __FILE__, __LINE__); /* the comparison means something */
+    /* The quantizer's gradients are summed per sample, in sample order (dW, as every
+     * conv's, per thread: deterministic for a given thread count only). */
+    snprintf(what, sizeof what, "%s: step and input gradients, 1 thread = 2 threads", cs->name);
+    check_true(one.ds == got.ds && memcmp(one.dx, got.dx, nx * sizeof(float)) == 0, what, __FILE__, __LINE__);
+    result_free(&ref);
+    result_free(&got);
+    result_free(&one);
+    free(x);
+    free(w);
+    free(t);
+}
+
+int main(void) {
+    static const Case CASES[] = {
+        /* sample placement: a 1-channel first layer, overlapping windows */
+        {"first layer, 8-bit unsigned", 5, 1, 12, 12, 4, 3, 1, 0, 8, 0, CONV_ACT_RELU},
+        /* column placement: stride 5 > kernel 3 (simple_cnn's conv2) */
+        {"strided, 4-bit unsigned", 4, 3, 16, 16, 5, 3, 5, 0, 4, 0, CONV_ACT_NONE},
+        /* column placement with zero padding in the columns, signed grid */
+        {"strided padded, 3-bit signed", 3, 2, 11, 11, 4, 3, 4, 1, 3, 1, CONV_ACT_RELU},
+        /* fewer samples than threads: one sample at a time */
+        {"single sample", 1, 2, 9, 9, 3, 3, 2, 1, 4, 0, CONV_ACT_NONE},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) check_case(&CASES[i]);
+    /* The op takes LSQ but not a quantizer without backward_part, nor the shifted path. */
+    QuantSpec spec = {4, 0, 0, 0, 1, NULL};
+    Quantizer *lsq = lsq_make(&spec);
+    CHECK(conv2d_can_fuse_input_quant(8, 5, lsq));
+    CHECK(!conv2d_can_fuse_input_quant(32, 1, lsq));
+    free_quantizer(lsq);
+    CHECK(!conv2d_can_fuse_input_quant(8, 5, NULL));
+    return check_done("conv2d_qin");
+}
