@@ -86,18 +86,18 @@ static void lsq_backward_part(Quantizer *q, QuantInput in, size_t example_size, 
          * contribute -Qn / +Qp to ds; inside ones pass G and contribute round(t) - t. */
         double sum = 0.0;
         if (d) {
-            QUANT_SIMD_SUM(m, sum, i, {
+            QUANT_SIMD_SUM_F(m, sum, i, {
                 float t = x[i] * inv;
                 int below = t <= lo, above = t >= hi;
                 float dvds = below ? lo : (above ? hi : qround(t) - t);
                 d[i] += (below | above) ? 0.0f : g[i];
-                acc += (double)g[i] * dvds;
+                acc += g[i] * dvds;
             });
         } else {
-            QUANT_SIMD_SUM(m, sum, i, {
+            QUANT_SIMD_SUM_F(m, sum, i, {
                 float t = x[i] * inv;
                 float dvds = t <= lo ? lo : (t >= hi ? hi : qround(t) - t);
-                acc += (double)g[i] * dvds;
+                acc += g[i] * dvds;
             });
         }
         dparam[r] += gscale * sum;

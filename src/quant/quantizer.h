@@ -93,6 +93,10 @@ void quantizer_free(Quantizer *q);
 
 /* round half to even (torch.round), with the default FP rounding mode */
 static inline float qround(float x) { return __builtin_rintf(x); }
-static inline float qclip(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+/* min then max, in the forms that compile to vminps / vmaxps (a NaN stays NaN) */
+static inline float qclip(float x, float lo, float hi) {
+    float t = hi < x ? hi : x;
+    return lo > t ? lo : t;
+}
 
 #endif

@@ -55,6 +55,40 @@ static inline int quant_chunks(size_t n) {
 #define QUANT_SIMD_SUM(n, result, i, ...) \
     QUANT_REDUCE_(n, result, i, _Pragma("omp simd reduction(+:acc)"), __VA_ARGS__)
 
+/* QUANT_SIMD_SUM with a float `acc` over blocks of 256 elements (full-width vectors),
+ * the block sums added in double: for the hot per-step gradients (LSQ's step). */
+#define QUANT_SIMD_SUM_F(n, result, i, ...)                                              \
+    do {                                                                                \
+        size_t n_ = (n);                                                                \
+        int nc_ = quant_chunks(n_);                                                     \
+        double part_[QUANT_CHUNKS];                                                     \
+        if (n_ > QUANT_PARALLEL_MIN) {                                                  \
+            _Pragma("omp parallel for schedule(static)")                               \
+            for (int c_ = 0; c_ < nc_; c_++)                                            \
+                QUANT_SIMD_CHUNK_F_(n_, nc_, c_, i, __VA_ARGS__)                        \
+        } else {                                                                        \
+            for (int c_ = 0; c_ < nc_; c_++)                                            \
+                QUANT_SIMD_CHUNK_F_(n_, nc_, c_, i, __VA_ARGS__)                        \
+        }                                                                               \
+        double tot_ = 0.0;                                                              \
+        for (int c_ = 0; c_ < nc_; c_++) tot_ += part_[c_];                             \
+        (result) = tot_;                                                                \
+    } while (0)
+
+#define QUANT_SIMD_CHUNK_F_(n_, nc_, c_, i, ...)                                         \
+    {                                                                                   \
+        double dacc_ = 0.0;                                                             \
+        size_t lo_ = n_ * (size_t)c_ / (size_t)nc_, hi_ = n_ * (size_t)(c_ + 1) / (size_t)nc_; \
+        for (size_t b_ = lo_; b_ < hi_; b_ += 256) {                                    \
+            size_t e_ = b_ + 256 < hi_ ? b_ + 256 : hi_;                                \
+            float acc = 0.0f;                                                           \
+            _Pragma("omp simd reduction(+:acc)")                                        \
+            for (size_t i = b_; i < e_; i++) __VA_ARGS__                                \
+            dacc_ += acc;                                                               \
+        }                                                                               \
+        part_[c_] = dacc_;                                                              \
+    }
+
 static inline double quant_sum_abs(const float *x, size_t n) {
     double s;
     QUANT_CHUNKED_SUM(n, s, i, { acc += fabs((double)x[i]); });
