@@ -543,6 +543,9 @@ static Model *create(const Config *cfg, uint64_t seed) {
     param_list_add(&m->params, s->lnf_w);
     param_list_add(&m->params, s->lnf_b);
     quant_site_declare(&m->sites, &s->out_xq, "scorer", SITE_INPUT, 1, SITE_LAST, 1);
+    /* The scorer is the linear product h E^T with the tied item table (no layer struct):
+     * PTQ calibration samples its input as rows of d. */
+    quant_site_bind(NULL, &s->out_xq, LAYER_LINEAR, NULL, s->item_emb.table, FOLLOW_NONE);
     if (!torch_init) {
         for (int k = 0; k < m->params.n; k++)
             if (m->params.items[k]->t.ndim == 2) xavier_uniform(m->params.items[k], &rng);

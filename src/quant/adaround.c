@@ -41,9 +41,10 @@
  * optimises V_ih and V_hh jointly on the gate outputs [sigmoid, sigmoid, tanh,
  * sigmoid](z_t): the per-product loss ignores the gate slopes and how the errors of the
  * two products add up.
- *   An example of an LSTM input is a row (one step of one sequence), not a review: the
- *   layer input arrives as one [total steps, in] tensor per batch, h_{t-1} as one
- *   [running sequences, H] tensor per time step, neither a multiple of the batch. The
+ *   An example of an LSTM (or linear) input is a row (one step of one sequence), not a
+ *   review: the layer input arrives as one [total steps, in] tensor per batch, h_{t-1} as
+ *   one [running sequences, H] tensor per time step, neither a multiple of the batch (nor
+ *   are SASRec's linear inputs over the valid positions). The
  *   capture keeps max_samples rows, reservoir-sampled uniformly over all rows of the
  *   calibration batches (seeded per site, so the FP and the quantized passes keep the
  *   same rows in the same order); keeping the first rows instead would see only the
@@ -527,16 +528,18 @@ typedef struct {
     size_t len, cap;
     long examples, max_examples;
     size_t per_example;
-    /* LSTM inputs: examples are rows of row_width features, reservoir-sampled */
+    /* linear and LSTM inputs: examples are rows of row_width features, reservoir-sampled */
     int row_width;
     long rows_seen;
     Rng rng;
 } Spy;
 
-/* An LSTM input (layer input or h_{t-1}) arrives as rows of the width of the weight it
- * feeds, in calls whose sizes are not multiples of the sequence count; 0 otherwise. */
-static int lstm_row_width(const QuantSite *s) {
-    if (s->kind != SITE_INPUT || s->layer_kind != LAYER_LSTM) return 0;
+/* The input of a linear layer or an LSTM weight is sampled as rows of the width of the
+ * weight it feeds: an LSTM's layer input and h_{t-1} arrive in calls whose sizes are not
+ * multiples of the sequence count, and so does a linear layer applied to the valid
+ * positions of padded sequences (SASRec's attention). 0 for conv inputs (whole images). */
+static int sampled_row_width(const QuantSite *s) {
+    if (s->kind != SITE_INPUT || (s->layer_kind != LAYER_LSTM && s->layer_kind != LAYER_LINEAR)) return 0;
     QAT_ASSERT(s->weight && s->weight->t.ndim == 2);
     return s->weight->t.shape[1];
 }
@@ -629,7 +632,7 @@ static Quantizer *spy_new(QuantSite *site, Quantizer *inner, long max_examples, 
     sp->inner = inner;
     sp->record_output = record_output;
     sp->max_examples = max_examples;
-    sp->row_width = lstm_row_width(site);
+    sp->row_width = sampled_row_width(site);
     sp->per_example = (size_t)sp->row_width;
     rng_seed(&sp->rng, seed);
     q->state = sp;
@@ -840,7 +843,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
             s->q = NULL;
             size_t len, per;
             long ex;
-            int rows = lstm_row_width(s) > 0;
+            int rows = sampled_row_width(s) > 0;
             float *x = spy_take(spies[i], &len, &ex, &per);
             if (!rows && ex > seen) seen = ex;
             Quantizer *q = saved[i];
@@ -880,7 +883,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         QAT_ASSERT(site->partner && site->layer_ptr);
         int pi = site_index(sites, site->partner);
         QAT_ASSERT(pi >= 0);
-        int lstm = lstm_row_width(site->partner) > 0;
+        int by_rows = sampled_row_width(site->partner) > 0;
 
         /* x: the FP model's input to this layer (every quantizer off, the FP weights of
          * the layers already rounded swapped back in for the pass). */
@@ -891,7 +894,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         float *x_fp = capture_input(sites, active, site->partner, NULL, src, &g, nb, max_samples,
                                     row_seed(seed, pi), &len_fp, &ex_fp, &per_fp);
         swap_fp_weights(sites, fpw);
-        if (!lstm && ex_fp > seen) seen = ex_fp;
+        if (!by_rows && ex_fp > seen) seen = ex_fp;
         /* x_hat: earlier layers hard-rounded, input quantizers on (this layer's own input
          * quantizer applied to what is recorded), this layer and later ones FP. */
         for (int j = 0; j < n; j++)
