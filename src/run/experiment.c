@@ -231,15 +231,17 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
         double train_loss = train_epoch(m, &g, &opt, grad_clip, &shuffle_rng, e, epochs, &train_acc);
         run_store_log_metric(rs, "train_loss", train_loss, e);
         if (!isnan(train_acc)) run_store_log_metric(rs, "train_accuracy", train_acc, e);
+        char acc[16] = "-"; /* models without an accuracy show a dash, not nan */
+        if (!isnan(train_acc)) snprintf(acc, sizeof acc, "%.4f", train_acc);
         if (e % eval_every != 0 && e != epochs) {
-            printf("%5d  %10.4f  %10.4f  %10s  %10s  %8.1f\n", e, train_loss, train_acc, "-", "-", runtime_now() - te);
+            printf("%5d  %10.4f  %10s  %10s  %10s  %8.1f\n", e, train_loss, acc, "-", "-", runtime_now() - te);
             fflush(stdout);
             continue;
         }
         Metrics ev = {0};
         m->evaluate(m, &g, eval_split, &ev);
         double score = metrics_get(&ev, md->metric);
-        printf("%5d  %10.4f  %10.4f  %10.4f  %10.4f  %8.1f\n", e, train_loss, train_acc,
+        printf("%5d  %10.4f  %10s  %10.4f  %10.4f  %8.1f\n", e, train_loss, acc,
                metrics_get(&ev, "loss"), score, runtime_now() - te);
         fflush(stdout);
         for (int i = 0; i < ev.n; i++) {
