@@ -19,7 +19,8 @@
 #include "quant/reduce.h"
 
 typedef struct {
-    float qn, qp; /* grid [-Qn, Qp] */
+    float qn, qp;  /* grid [-Qn, Qp] */
+    double *dpart; /* backward's per-row step gradients (no allocation per step) */
 } Lsq;
 
 static const QuantizerOps LSQ_OPS;
@@ -105,11 +106,11 @@ static void lsq_backward_part(Quantizer *q, QuantInput in, size_t example_size, 
 }
 
 static void lsq_backward(Quantizer *q, QuantInput in, const float *dy, float *dx) {
-    double *ds = qat_calloc((size_t)in.rows, sizeof(double));
+    double *ds = ((Lsq *)q->state)->dpart;
+    for (int r = 0; r < in.rows; r++) ds[r] = 0.0;
     lsq_backward_part(q, in, 0, dy, dx, ds);
     float *grad = q->params[0]->t.grad;
     for (int r = 0; r < in.rows; r++) grad[r] += (float)ds[r];
-    free(ds);
 }
 
 static void lsq_export(Quantizer *q, QuantInput in, QuantExport *out) {
@@ -133,7 +134,10 @@ static void lsq_clamp(Quantizer *q) {
         if (!(p->t.data[i] >= 1e-8f)) p->t.data[i] = 1e-8f;
 }
 
-static void lsq_destroy(Quantizer *q) { free(q->state); }
+static void lsq_destroy(Quantizer *q) {
+    free(((Lsq *)q->state)->dpart);
+    free(q->state);
+}
 
 static const QuantizerOps LSQ_OPS = {"lsq",      lsq_init,  lsq_forward,   lsq_backward,
                                      lsq_export, lsq_clamp, lsq_destroy, lsq_backward_part};
@@ -151,5 +155,6 @@ Quantizer *lsq_make(const QuantSpec *spec) {
     }
     q->state = l;
     quantizer_add_param(q, "s", q->per_channel ? spec->rows : 1, 0, 1.0f);
+    l->dpart = qat_calloc(q->params[0]->t.size, sizeof(double));
     return q;
 }
