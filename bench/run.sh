@@ -3,23 +3,14 @@
 # in the same run. Usage: bench/run.sh [THREADS] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 threads=${1:-2}
 steps=${2:-50}
 build=${BUILD:-build}
-ms_of() { sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p'; }
 
-# PyTorch gets the same OpenBLAS kernel that qat selects (OpenBLAS 0.3.21 falls back to
-# its slow generic kernel on CPUs newer than it knows): the race is against the fast setup.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OpenBLAS kernel ${OPENBLAS_CORETYPE:-auto}"
+machine
 
 # Each side runs 3 times; the fastest run counts (both suffer the same machine noise).
-best() { awk -F'ms_per_step=' 'NR == 1 || $2 + 0 < min { min = $2 + 0; line = $0 } END { print line }'; }
-have_torch=0
-/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
 [ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
 
 declare -A C_MS

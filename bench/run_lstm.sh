@@ -7,20 +7,13 @@
 #   TORCH_STEPS: timed PyTorch steps (10-45 s each here; the fastest counts; default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 threads=${1:-2}
 steps=${2:-10}
 torch_steps=${3:-2}
 build=${BUILD:-build}
-ms_of() { sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p'; }
-best() { awk -F'ms_per_step=' 'NR == 1 || $2 + 0 < min { min = $2 + 0; line = $0 } END { print line }'; }
 
-# PyTorch gets the kernel qat selects (OpenBLAS 0.3.21 falls back to its slow generic
-# kernel on CPUs newer than it knows): the race is against the fast setup.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OpenBLAS kernel ${OPENBLAS_CORETYPE:-auto}, load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine
 
 # The first qat run tokenizes IMDB into data/cache (about 3 s); both sides read the batch from it.
 declare -A C_MS

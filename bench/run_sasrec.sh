@@ -11,20 +11,13 @@
 # machine spinning threads that lose their time slice stall every parallel region.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 threads=${1:-2}
 steps=${2:-20}
 build=${BUILD:-build}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export QAT_DATA_DIR=${QAT_DATA_DIR:-data}
-ms_of() { sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p'; }
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512bw /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OpenBLAS kernel ${OPENBLAS_CORETYPE:-auto}, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load $(cut -d' ' -f1-3 /proc/loadavg)"
-best() { awk -F'ms_per_step=' 'NR == 1 || $2 + 0 < min { min = $2 + 0; line = $0 } END { print line }'; }
-have_torch=0
-/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
+machine
 [ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
 
 # Three rounds, C and PyTorch interleaved so both see the same machine noise; the fastest
