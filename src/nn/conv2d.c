@@ -23,6 +23,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "nn/conv2d_qin.h"
+#include "nn/conv2d_winograd.h"
 #include "nn/ops.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     Graph *g;  /* backward scratch comes from the step's arena */
     float *wt; /* shifted-GEMM path: the weight as [k*k][O][C] */
     Quantizer *xq; /* fused input quantizer (im2col path) or NULL */
+    float *wino;   /* Winograd path: the transformed weights */
 } ConvCtx;
 
 /* ---- fused input quantization -------------------------------------------------------- */
@@ -468,6 +470,10 @@ static void conv_quant_param_grads(const ConvBwd *s) {
 
 static void conv_backward(void *p) {
     ConvCtx *c = p;
+    if (c->wino) {
+        winograd_backward(c->g, c->x, c->w, c->b, c->y, c->pad, c->act, c->wino);
+        return;
+    }
     if (c->wt) {
         shifted_backward(c);
         return;
@@ -566,7 +572,7 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
     int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad) || (g->training && xq);
     Tensor *y = graph_tensor4(g, grad, N, O, Ho, Wo);
     int nt = omp_get_max_threads();
-    float *wt = NULL;
+    float *wt = NULL, *wino = NULL;
     ColSpec cs = col_spec(C, H, W, k, stride, pad, Ho, Wo, xq);
     size_t chw = col_scratch(&cs);
     if (xq && g->training) { /* once per step, outside the threads: the quantizer's own training
@@ -575,7 +581,9 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
         xq->ops->forward(xq, in, graph_alloc(g, cs.chw * sizeof(float)));
     }
     QAT_ASSERT(!xq || !use_shifted(C, stride));
-    if (use_shifted(C, stride)) {
+    if (use_shifted(C, stride) && winograd_applies(N, C, k, stride)) {
+        wino = winograd_forward(g, x, w, b, pad, act, y);
+    } else if (use_shifted(C, stride)) {
         wt = repack_taps(g, w);
         shifted_conv(g, x, w, b, pad, act, y, wt);
     } else if (N < nt) { /* one sample at a time, the team inside each */
@@ -598,7 +606,7 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
     }
     if (grad) {
         ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq};
+        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq, wino};
         graph_push(g, conv_backward, c);
     }
     return y;

@@ -1,9 +1,11 @@
-/* op_conv2d's shifted-GEMM path (stride 1, >= 16 input channels: ESPCN's inner layers),
- * which the small PyTorch fixtures of test_ops_torch.c (<= 3 channels) do not reach:
- * forward, dX, dW, db against a direct convolution in double, for "same" and "valid"
- * padding, k = 3 and 5, with and without bias and fused ReLU, one sample (the thread
- * team inside each GEMM) and a batch (samples spread over threads), gradients
- * accumulating on a second tape run, and evaluation mode. */
+/* op_conv2d's paths for stride 1 and >= 16 input channels (ESPCN's inner layers), which
+ * the small PyTorch fixtures of test_ops_torch.c (<= 3 channels) do not reach: the
+ * shifted GEMMs, and Winograd F(4x4, 3x3) for 3x3 kernels on batches of at least as many
+ * samples as threads. Forward, dX, dW, db against a direct convolution in double, for
+ * "same" and "valid" padding, k = 3 and 5, with and without bias and fused ReLU, one
+ * sample (the thread team inside each GEMM) and a batch (samples spread over threads,
+ * several Winograd chunks per thread), gradients accumulating on a second tape run, and
+ * evaluation mode. Every shape runs with Winograd off and on. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,15 @@
 #include "nn/ops.h"
 
 /* Errors against the double reference, relative to the array's largest value (float
- * sums of many terms: entries near zero carry the rounding of the whole sum). */
+ * sums of many terms: entries near zero carry the rounding of the whole sum). Winograd
+ * F(4x4, 3x3) multiplies by transform coefficients up to 8 and 1/24 before summing, and
+ * rounds about 3x more (7e-6 measured on ESPCN's conv2). */
+static double tolerance = 2e-6;
+
 static void near(const float *got, const float *want, size_t n, const char *what) {
     double scale = 0.0;
     for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    check_array_close(got, want, n, 2e-6, scale, what, __FILE__, __LINE__);
+    check_array_close(got, want, n, tolerance, scale, what, __FILE__, __LINE__);
 }
 
 typedef struct {
@@ -76,8 +82,8 @@ static void run(Shape s, Rng *rng) {
                 }
 
     char what[160];
-    snprintf(what, sizeof what, "N%d C%d %dx%d O%d k%d p%d%s%s", s.N, s.C, s.H, s.W, s.O, s.k, s.pad,
-             s.bias ? " bias" : "", s.act == CONV_ACT_RELU ? " relu" : "");
+    snprintf(what, sizeof what, "N%d C%d %dx%d O%d k%d p%d%s%s%s", s.N, s.C, s.H, s.W, s.O, s.k, s.pad,
+             s.bias ? " bias" : "", s.act == CONV_ACT_RELU ? " relu" : "", tolerance > 2e-6 ? " winograd" : "");
     float *ref = malloc((nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny)) * sizeof(float));
     char msg[200];
     for (int training = 1; training >= 0; training--) {
@@ -121,14 +127,22 @@ static void run(Shape s, Rng *rng) {
 }
 
 int main(void) {
+    static const Shape shapes[] = {
+        {4, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE},     /* same, a batch */
+        {1, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE},     /* same, one sample */
+        {3, 20, 8, 10, 6, 5, 2, 0, CONV_ACT_RELU},    /* k5 same, relu, no bias */
+        {1, 20, 8, 10, 6, 5, 2, 1, CONV_ACT_RELU},
+        {5, 17, 7, 6, 4, 3, 0, 1, CONV_ACT_NONE},     /* valid (no padding) */
+        {2, 16, 6, 9, 3, 5, 1, 1, CONV_ACT_RELU},     /* k5 pad 1: shrinks by 2 */
+        {13, 16, 21, 19, 9, 3, 1, 0, CONV_ACT_RELU},  /* 30 tiles: chunks of 4 samples */
+        {2, 64, 17, 17, 32, 3, 1, 1, CONV_ACT_NONE},  /* ESPCN conv2 */
+    };
     Rng rng;
-    rng_seed(&rng, 77);
-    run((Shape){4, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE}, &rng);  /* same, a batch */
-    run((Shape){1, 16, 9, 7, 5, 3, 1, 1, CONV_ACT_NONE}, &rng);  /* same, one sample */
-    run((Shape){3, 20, 8, 10, 6, 5, 2, 0, CONV_ACT_RELU}, &rng); /* k5 same, relu, no bias */
-    run((Shape){1, 20, 8, 10, 6, 5, 2, 1, CONV_ACT_RELU}, &rng);
-    run((Shape){5, 17, 7, 6, 4, 3, 0, 1, CONV_ACT_NONE}, &rng);  /* valid (no padding) */
-    run((Shape){2, 16, 6, 9, 3, 5, 1, 1, CONV_ACT_RELU}, &rng);  /* k5 pad 1: shrinks by 2 */
-    run((Shape){2, 64, 17, 17, 32, 3, 1, 1, CONV_ACT_NONE}, &rng); /* ESPCN conv2 */
-    return check_done("conv2d_shifted");
+    for (int wino = 0; wino <= 1; wino++) {
+        conv2d_use_winograd(wino);
+        tolerance = wino ? 2e-5 : 2e-6;
+        rng_seed(&rng, 77);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run(shapes[i], &rng);
+    }
+    return check_done("conv2d_paths");
 }

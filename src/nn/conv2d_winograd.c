@@ -1,0 +1,416 @@
+/* Winograd F(4x4, 3x3) (Lavin & Gray 2016). Per 4x4 output tile, with d the 6x6 input
+ * window at the tile's origin and g a 3x3 kernel:
+ *     Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+ * (.) elementwise over the 36 positions xi. Summed over input channels, position xi is a
+ * matrix product: M_xi [T x O] = V_xi [T x C] U_xi [C x O], T tiles, U = G g G^T, V =
+ * B^T d B. The backward is the adjoint of the same computation, so it is exact for the
+ * forward it differentiates and also runs as 36 products:
+ *     dM = A dY A^T,  dU_xi = V_xi^T dM_xi  -> dW = G^T dU G,
+ *                     dV_xi = dM_xi U_xi^T  -> dX: B dV B^T added into the input windows.
+ * Inside the op the data is channels-last, so each transform works on whole channel
+ * vectors. Every thread takes a contiguous range of samples and goes through it in
+ * chunks of about 80 tiles, whose transformed inputs and products stay in its L2
+ * cache; dU is summed per thread and the partial sums added in thread order. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/error.h"
+#include "nn/conv2d_winograd.h"
+
+static int winograd_on = 1;
+
+int conv2d_use_winograd(int on) {
+    int was = winograd_on;
+    winograd_on = on;
+    return was;
+}
+
+int winograd_applies(int N, int C, int k, int stride) {
+    return winograd_on && k == 3 && stride == 1 && C >= 16 && N >= omp_get_max_threads();
+}
+
+/* ---- the transforms, each on six (or four) vectors of n channels -------------------- */
+
+/* The transforms are most of the work besides the products, and twice as fast with
+ * 16-lane vectors: an AVX-512 clone where the CPU has it. The arithmetic is the same in
+ * both clones (no contraction to FMA in ISO C mode), so the results are too. */
+#define TRANSFORM __attribute__((target_clones("avx512f", "default")))
+
+/* out_a = sum_r B^T[a][r] in_r: the input transform along one direction. */
+TRANSFORM static void bt6(const float *restrict in, size_t is, float *restrict out, size_t os, int n) {
+#pragma omp simd /* the six streams never overlap: no alias checks (too many for gcc) */
+    for (int l = 0; l < n; l++) {
+        float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l], d4 = in[4 * is + l],
+              d5 = in[5 * is + l];
+        float p31 = d3 - d1, p42 = d4 - d2;
+        out[l] = fmaf(4.0f, d0, fmaf(-5.0f, d2, d4));
+        out[os + l] = fmaf(-4.0f, d1 + d2, d3 + d4);
+        out[2 * os + l] = fmaf(4.0f, d1 - d2, d4 - d3);
+        out[3 * os + l] = fmaf(2.0f, p31, p42);
+        out[4 * os + l] = fmaf(-2.0f, p31, p42);
+        out[5 * os + l] = fmaf(4.0f, d1, fmaf(-5.0f, d3, d5));
+    }
+}
+
+/* out_r = or += sum_a B^T[a][r] in_a: the adjoint of bt6. add: how many of the six
+ * outputs, from the first, are added to (0, 2 or 6; the rest are set). */
+TRANSFORM static void b6(const float *restrict in, size_t is, float *restrict out, size_t os, int n, int add) {
+#pragma omp simd /* the six streams never overlap: no alias checks (too many for gcc) */
+    for (int l = 0; l < n; l++) {
+        float e0 = in[l], e1 = in[is + l], e2 = in[2 * is + l], e3 = in[3 * is + l], e4 = in[4 * is + l],
+              e5 = in[5 * is + l];
+        float s12 = e1 + e2, d21 = e2 - e1, d43 = e4 - e3;
+        float r0 = 4.0f * e0;
+        float r1 = fmaf(4.0f, d21 + e5, 2.0f * d43);
+        float r2 = fmaf(-5.0f, e0, fmaf(-4.0f, s12, -(e3 + e4)));
+        float r3 = fmaf(-2.0f, d43, fmaf(-5.0f, e5, -d21));
+        float r4 = e0 + s12 + e3 + e4;
+        if (add == 6) {
+            out[l] += r0, out[os + l] += r1, out[2 * os + l] += r2;
+            out[3 * os + l] += r3, out[4 * os + l] += r4, out[5 * os + l] += e5;
+        } else if (add == 2) {
+            out[l] += r0, out[os + l] += r1, out[2 * os + l] = r2;
+            out[3 * os + l] = r3, out[4 * os + l] = r4, out[5 * os + l] = e5;
+        } else {
+            out[l] = r0, out[os + l] = r1, out[2 * os + l] = r2;
+            out[3 * os + l] = r3, out[4 * os + l] = r4, out[5 * os + l] = e5;
+        }
+    }
+}
+
+/* out_r = sum_a A^T[r][a] in_a: six products to four outputs. */
+TRANSFORM static void at6(const float *restrict in, size_t is, float *restrict out, size_t os, int n) {
+#pragma omp simd /* the six streams never overlap: no alias checks (too many for gcc) */
+    for (int l = 0; l < n; l++) {
+        float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l], m4 = in[4 * is + l],
+              m5 = in[5 * is + l];
+        float p12 = m1 + m2, q12 = m1 - m2, p34 = m3 + m4, q34 = m3 - m4;
+        out[l] = m0 + p12 + p34;
+        out[os + l] = fmaf(2.0f, q34, q12);
+        out[2 * os + l] = fmaf(4.0f, p34, p12);
+        out[3 * os + l] = fmaf(8.0f, q34, q12 + m5);
+    }
+}
+
+/* out_a = sum_r A^T[r][a] in_r: the adjoint of at6, four gradients to six. */
+TRANSFORM static void a6(const float *restrict in, size_t is, float *restrict out, size_t os, int n) {
+#pragma omp simd /* the six streams never overlap: no alias checks (too many for gcc) */
+    for (int l = 0; l < n; l++) {
+        float g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l], g3 = in[3 * is + l];
+        float p02 = g0 + g2, q13 = g1 + g3, p24 = fmaf(4.0f, g2, g0), q28 = fmaf(8.0f, g3, 2.0f * g1);
+        out[l] = g0;
+        out[os + l] = p02 + q13;
+        out[2 * os + l] = p02 - q13;
+        out[3 * os + l] = p24 + q28;
+        out[4 * os + l] = p24 - q28;
+        out[5 * os + l] = g3;
+    }
+}
+
+static const double G[6][3] = {{1.0 / 4, 0, 0},
+                               {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                               {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                               {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                               {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                               {0, 0, 1}};
+
+/* ---- shapes and per-thread buffers --------------------------------------------------- */
+
+typedef struct {
+    int N, C, H, W, O, p, Ho, Wo;
+    int th, tw, tiles; /* tiles per sample: th rows of tw */
+    int Hp, Wp;        /* the zero-padded channels-last input covering every window */
+    int S, T;          /* samples per chunk, tiles per chunk (the products' row stride) */
+} Wino;
+
+/* Tiles per chunk: 80 keep a chunk's V and M (with C = 64, O = 32: 0.7 MB) in L2, and
+ * 50 to 150 measured the same on ESPCN. */
+#define CHUNK_TILES 80
+
+static Wino wino_of(const Tensor *x, const Tensor *w, int pad) {
+    Wino g;
+    g.N = x->shape[0], g.C = x->shape[1], g.H = x->shape[2], g.W = x->shape[3];
+    g.O = w->shape[0], g.p = pad;
+    g.Ho = g.H + 2 * pad - 2, g.Wo = g.W + 2 * pad - 2;
+    QAT_ASSERT(g.Ho > 0 && g.Wo > 0);
+    g.th = (g.Ho + 3) / 4, g.tw = (g.Wo + 3) / 4, g.tiles = g.th * g.tw;
+    g.Hp = 4 * g.th + 2, g.Wp = 4 * g.tw + 2;
+    g.S = CHUNK_TILES / g.tiles > 1 ? CHUNK_TILES / g.tiles : 1;
+    g.T = g.S * g.tiles;
+    return g;
+}
+
+typedef struct {
+    int T;        /* tiles of the current chunk: the row count of its V_xi and M_xi */
+    float *v;     /* [36][T][C]: V, then dV */
+    float *xp;    /* [Hp][Wp][C], zero outside the sample */
+    float *dxp;   /* [Hp][Wp][C]: the gradient of xp */
+    float *yq;    /* [4 th][4 tw][O]: the output tiles (backward: dY, zero outside the map) */
+    float *stage; /* one sample's input, output or a gradient, in channel planes */
+    float *m;     /* [36][T][O]: M or dM */
+    float *tmp;   /* [6][Wp][max(C, O)]: one row of tiles after its first 1-D pass */
+    float *du;    /* [36][C][O] */
+} Work;
+
+static Work work_of(Graph *gr, const Wino *g, int backward) {
+    int cmax = g->C > g->O ? g->C : g->O;
+    size_t xp_f = (size_t)g->Hp * g->Wp * g->C, yq_f = (size_t)16 * g->tiles * g->O;
+    size_t in_f = (size_t)g->C * g->H * g->W, out_f = (size_t)g->O * g->Ho * g->Wo;
+    Work k;
+    k.xp = arena_calloc(&gr->arena, xp_f * sizeof(float));
+    k.dxp = backward ? graph_alloc(gr, xp_f * sizeof(float)) : NULL;
+    k.yq = backward ? arena_calloc(&gr->arena, yq_f * sizeof(float)) : graph_alloc(gr, yq_f * sizeof(float));
+    k.stage = graph_alloc(gr, (in_f > out_f ? in_f : out_f) * sizeof(float));
+    k.T = 0;
+    k.v = graph_alloc(gr, (size_t)36 * g->T * g->C * sizeof(float));
+    k.m = graph_alloc(gr, (size_t)36 * g->T * g->O * sizeof(float));
+    k.tmp = graph_alloc(gr, (size_t)6 * g->Wp * cmax * sizeof(float));
+    k.du = backward ? arena_calloc(&gr->arena, (size_t)36 * g->C * g->O * sizeof(float)) : NULL;
+    return k;
+}
+
+/* ---- steps of a chunk ---------------------------------------------------------------- */
+
+/* Channel planes <-> channels last, 16 channels at a time: the 16 plane rows are read
+ * (or written) along, and every cache line of the channels-last side is filled in one
+ * pass. The planes are one sample in `stage`, copied from or to the batch in one
+ * sequential pass: strided access straight into a batch that does not fit in L2 is
+ * latency-bound. last[((i + off) * wl + j + off) * C + c] <-> planes[c][i][j]. */
+#define CHANNEL_BLOCK 16
+
+TRANSFORM static void planes_to_last(const float *planes, int C, int H, int W, float *last, int wl, int off) {
+    size_t hw = (size_t)H * W;
+    for (int c0 = 0; c0 < C; c0 += CHANNEL_BLOCK) {
+        int c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                float *out = last + ((size_t)(i + off) * wl + j + off) * C;
+                const float *in = planes + (size_t)i * W + j;
+#pragma omp simd
+                for (int c = c0; c < c1; c++) out[c] = in[c * hw];
+            }
+    }
+}
+
+TRANSFORM static void last_to_planes(const float *last, int C, int H, int W, int wl, int off, float *planes) {
+    size_t hw = (size_t)H * W;
+    for (int c0 = 0; c0 < C; c0 += CHANNEL_BLOCK) {
+        int c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                const float *in = last + ((size_t)(i + off) * wl + j + off) * C;
+                float *out = planes + (size_t)i * W + j;
+#pragma omp simd
+                for (int c = c0; c < c1; c++) out[c * hw] = in[c];
+            }
+    }
+}
+
+/* Sample n into the interior of xp; the border stays zero. */
+static void load_sample(const Wino *g, const float *x, int n, Work *k) {
+    size_t f = (size_t)g->C * g->H * g->W;
+    memcpy(k->stage, x + (size_t)n * f, f * sizeof(float));
+    planes_to_last(k->stage, g->C, g->H, g->W, k->xp, g->Wp, g->p);
+}
+
+/* Each 2-D transform is two 1-D passes. The pass along the image rows runs once per row
+ * of tiles, over the whole width (one long vector loop, and the columns that neighbouring
+ * windows share are transformed once); the pass along the columns runs per tile. */
+
+/* V of the tiles of sample n (chunk slot s): rows s*tiles... of every V_xi. */
+static void input_transform(const Wino *g, const float *x, int n, int s, Work *k) {
+    load_sample(g, x, n, k);
+    int C = g->C;
+    size_t row = (size_t)g->Wp * C, xs = (size_t)k->T * C;
+    for (int i = 0; i < g->th; i++) {
+        /* t[a][w] = sum_r B^T[a][r] xp[4i + r][w], every column w */
+        bt6(k->xp + (size_t)4 * i * row, row, k->tmp, row, (int)row);
+        for (int j = 0; j < g->tw; j++) {
+            float *v = k->v + ((size_t)s * g->tiles + i * g->tw + j) * C;
+            for (int a = 0; a < 6; a++) bt6(k->tmp + a * row + (size_t)4 * j * C, C, v + (size_t)a * 6 * xs, xs, C);
+        }
+    }
+}
+
+/* The 36 products of the chunk: M_xi = V_xi U_xi. */
+static void products(const Wino *g, const float *u, Work *k) {
+    int C = g->C, O = g->O, T = k->T;
+    for (int xi = 0; xi < 36; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, O, C, 1.0f, k->v + (size_t)xi * T * C, C,
+                    u + (size_t)xi * C * O, O, 0.0f, k->m + (size_t)xi * T * O, O);
+}
+
+/* Y of sample n (chunk slot s) from M, then bias and activation, into y. */
+static void output_transform(const Wino *g, const Tensor *b, ConvAct act, int n, int s, Work *k, float *y) {
+    int O = g->O, wq = 4 * g->tw;
+    size_t xs = (size_t)k->T * O, row = (size_t)wq * O;
+    for (int i = 0; i < g->th; i++) {
+        /* z[a][4j + c] = sum_b M[a][b] A[b][c], tile by tile, then the rows of Y */
+        for (int j = 0; j < g->tw; j++) {
+            const float *m = k->m + ((size_t)s * g->tiles + i * g->tw + j) * O;
+            for (int a = 0; a < 6; a++) at6(m + (size_t)a * 6 * xs, xs, k->tmp + a * row + (size_t)4 * j * O, O, O);
+        }
+        at6(k->tmp, row, k->yq + (size_t)4 * i * row, row, (int)row);
+    }
+    last_to_planes(k->yq, O, g->Ho, g->Wo, wq, 0, k->stage);
+    size_t P = (size_t)g->Ho * g->Wo;
+    for (int o = 0; o < O; o++) {
+        float bias = b ? b->data[o] : 0.0f;
+        const float *in = k->stage + (size_t)o * P;
+        float *out = y + ((size_t)n * O + o) * P;
+        if (act == CONV_ACT_RELU)
+            for (size_t e = 0; e < P; e++) out[e] = in[e] + bias > 0.0f ? in[e] + bias : 0.0f;
+        else
+            for (size_t e = 0; e < P; e++) out[e] = in[e] + bias;
+    }
+}
+
+/* dM of sample n (chunk slot s) from dY (through a fused ReLU), and db. */
+static void output_adjoint(const Wino *g, const Tensor *y, ConvAct act, int n, int s, Work *k, float *db) {
+    int O = g->O, wq = 4 * g->tw;
+    size_t xs = (size_t)k->T * O, P = (size_t)g->Ho * g->Wo, row = (size_t)wq * O;
+    const float *dy = y->grad + (size_t)n * O * P, *yn = y->data + (size_t)n * O * P;
+    for (int o = 0; o < O; o++) {
+        float *out = k->stage + (size_t)o * P, acc = 0.0f;
+        const float *d = dy + (size_t)o * P, *yo = yn + (size_t)o * P;
+        if (act == CONV_ACT_RELU)
+            for (size_t e = 0; e < P; e++) out[e] = yo[e] > 0.0f ? d[e] : 0.0f;
+        else
+            memcpy(out, d, P * sizeof(float));
+        for (size_t e = 0; e < P; e++) acc += out[e];
+        if (db) db[o] += acc;
+    }
+    planes_to_last(k->stage, O, g->Ho, g->Wo, k->yq, wq, 0); /* past the map: zeros */
+    for (int i = 0; i < g->th; i++) {
+        /* z[a][w] = sum_r A[a][r] dY[4i + r][w], then per tile dM[a][b] = sum_c z[a][4j + c] A^T[c][b] */
+        a6(k->yq + (size_t)4 * i * row, row, k->tmp, row, (int)row);
+        for (int j = 0; j < g->tw; j++) {
+            float *m = k->m + ((size_t)s * g->tiles + i * g->tw + j) * O;
+            for (int a = 0; a < 6; a++) a6(k->tmp + a * row + (size_t)4 * j * O, O, m + (size_t)a * 6 * xs, xs, O);
+        }
+    }
+}
+
+/* dX of sample n (chunk slot s) from dV: each window's B dV B^T added into dxp (the
+ * gradient of the padded input), then its interior added into x->grad. Windows overlap
+ * their upper and left neighbours by two rows and columns and together cover dxp, so
+ * the first write of each value sets it and the overlap is added. */
+static void input_adjoint(const Wino *g, int n, int s, Work *k, float *dx) {
+    int C = g->C;
+    size_t row = (size_t)g->Wp * C, xs = (size_t)k->T * C, f = (size_t)C * g->H * g->W;
+    for (int i = 0; i < g->th; i++) {
+        /* z[a][4j + c] (+)= sum_b dV[a][b] B^T[b][c] per tile, then the rows of dxp */
+        for (int j = 0; j < g->tw; j++) {
+            const float *v = k->v + ((size_t)s * g->tiles + i * g->tw + j) * C;
+            for (int a = 0; a < 6; a++)
+                b6(v + (size_t)a * 6 * xs, xs, k->tmp + a * row + (size_t)4 * j * C, C, C, j > 0 ? 2 : 0);
+        }
+        b6(k->tmp, row, k->dxp + (size_t)4 * i * row, row, (int)row, i > 0 ? 2 : 0);
+    }
+    last_to_planes(k->dxp, C, g->H, g->W, g->Wp, g->p, k->stage);
+    float *dxn = dx + (size_t)n * f;
+    for (size_t e = 0; e < f; e++) dxn[e] += k->stage[e];
+}
+
+/* ---- the op ------------------------------------------------------------------------- */
+
+float *winograd_forward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor *b, int pad, ConvAct act,
+                        Tensor *y) {
+    Wino g = wino_of(x, w, pad);
+    int C = g.C, O = g.O;
+    QAT_ASSERT(w->shape[2] == 3 && w->shape[3] == 3);
+    /* U_xi[c][o] = (G w[o][c] G^T)[xi], in double */
+    float *u = graph_alloc(gr, (size_t)36 * C * O * sizeof(float));
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++) {
+            const float *k3 = w->data + ((size_t)o * C + c) * 9;
+            double gg[6][3];
+            for (int a = 0; a < 6; a++)
+                for (int v = 0; v < 3; v++) gg[a][v] = G[a][0] * k3[v] + G[a][1] * k3[3 + v] + G[a][2] * k3[6 + v];
+            for (int a = 0; a < 6; a++)
+                for (int bb = 0; bb < 6; bb++)
+                    u[((size_t)(a * 6 + bb) * C + c) * O + o] =
+                        (float)(gg[a][0] * G[bb][0] + gg[a][1] * G[bb][1] + gg[a][2] * G[bb][2]);
+        }
+    int nth = omp_get_max_threads();
+    Work *work = graph_alloc(gr, (size_t)nth * sizeof(Work));
+    for (int t = 0; t < nth; t++) work[t] = work_of(gr, &g, 0);
+#pragma omp parallel num_threads(nth)
+    {
+        int t = omp_get_thread_num(), n0 = g.N * t / nth, n1 = g.N * (t + 1) / nth;
+        Work *k = &work[t];
+        for (int c0 = n0; c0 < n1; c0 += g.S) {
+            int ns = n1 - c0 < g.S ? n1 - c0 : g.S;
+            k->T = ns * g.tiles;
+            for (int s = 0; s < ns; s++) input_transform(&g, x->data, c0 + s, s, k);
+            products(&g, u, k);
+            for (int s = 0; s < ns; s++) output_transform(&g, b, act, c0 + s, s, k, y->data);
+        }
+    }
+    return u;
+}
+
+void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *y, int pad,
+                       ConvAct act, const float *u) {
+    Wino g = wino_of(x, w, pad);
+    int C = g.C, O = g.O;
+    float *dw = w->grad, *dx = x->grad;
+    int nth = omp_get_max_threads();
+    Work *work = graph_alloc(gr, (size_t)nth * sizeof(Work));
+    float *db_part = b && b->grad ? arena_calloc(&gr->arena, (size_t)nth * O * sizeof(float)) : NULL;
+    for (int t = 0; t < nth; t++) work[t] = work_of(gr, &g, 1);
+#pragma omp parallel num_threads(nth)
+    {
+        int t = omp_get_thread_num(), n0 = g.N * t / nth, n1 = g.N * (t + 1) / nth;
+        Work *k = &work[t];
+        for (int c0 = n0; c0 < n1; c0 += g.S) {
+            int ns = n1 - c0 < g.S ? n1 - c0 : g.S, nt = ns * g.tiles;
+            k->T = nt;
+            for (int s = 0; s < ns; s++) output_adjoint(&g, y, act, c0 + s, s, k, db_part ? db_part + (size_t)t * O : NULL);
+            if (dw) {
+                /* V again (as fast as reading a kept copy from memory) */
+                for (int s = 0; s < ns; s++) input_transform(&g, x->data, c0 + s, s, k);
+                for (int xi = 0; xi < 36; xi++) /* dU_xi [C, O] += V_xi^T dM_xi */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, O, nt, 1.0f, k->v + (size_t)xi * nt * C, C,
+                                k->m + (size_t)xi * nt * O, O, 1.0f, k->du + (size_t)xi * C * O, O);
+            }
+            if (dx) {
+                for (int xi = 0; xi < 36; xi++) /* dV_xi [T, C] = dM_xi U_xi^T */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, C, O, 1.0f, k->m + (size_t)xi * nt * O, O,
+                                u + (size_t)xi * C * O, O, 0.0f, k->v + (size_t)xi * nt * C, C);
+                for (int s = 0; s < ns; s++) input_adjoint(&g, c0 + s, s, k, dx);
+            }
+        }
+    }
+    if (db_part)
+        for (int t = 0; t < nth; t++)
+            for (int o = 0; o < O; o++) b->grad[o] += db_part[(size_t)t * O + o];
+    if (!dw) return;
+    /* dW[o][c] += G^T dU G, dU summed over the threads in order, in double */
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++) {
+            double du[36];
+            for (int xi = 0; xi < 36; xi++) {
+                double s = 0.0;
+                for (int t = 0; t < nth; t++) s += work[t].du[((size_t)xi * C + c) * O + o];
+                du[xi] = s;
+            }
+            double gu[3][6]; /* G^T dU */
+            for (int r = 0; r < 3; r++)
+                for (int bb = 0; bb < 6; bb++) {
+                    double s = 0.0;
+                    for (int a = 0; a < 6; a++) s += G[a][r] * du[a * 6 + bb];
+                    gu[r][bb] = s;
+                }
+            float *k3 = dw + ((size_t)o * C + c) * 9;
+            for (int r = 0; r < 3; r++)
+                for (int v = 0; v < 3; v++) {
+                    double s = 0.0;
+                    for (int bb = 0; bb < 6; bb++) s += gu[r][bb] * G[bb][v];
+                    k3[r * 3 + v] += (float)s;
+                }
+        }
+}
