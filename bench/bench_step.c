@@ -1,8 +1,7 @@
 /* Times training steps (forward, backward, AdamW) of a model at its default shapes.
- *   bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v ...] [--no-winograd]
+ *   bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v ...]
  * Prints one line: "MODEL QUANTIZER ms_per_step=X.XXX". Uses real data (the model's own
- * loader), batch 0 of the first epoch repeatedly, after warm-up steps. --no-winograd
- * runs 3x3 convs on the direct (shifted-GEMM) path, to measure what Winograd gains. */
+ * loader), batch 0 of the first epoch repeatedly, after warm-up steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,6 @@
 #include "core/runtime.h"
 #include "io/config.h"
 #include "models/model.h"
-#include "nn/ops.h"
 #include "nn/optim.h"
 #include "quant/method.h"
 #include "run/experiment.h"
@@ -19,7 +17,7 @@
 int main(int argc, char **argv) {
     runtime_select_blas_kernel(argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v]... [--no-winograd]\n");
+        fprintf(stderr, "usage: bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v]...\n");
         return 2;
     }
     const char *model = argv[1];
@@ -43,7 +41,6 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) config_grid_set(&grid, argv[++i]);
-        else if (strcmp(argv[i], "--no-winograd") == 0) conv2d_use_winograd(0);
         else if (i == 2 && argv[i][0] != '-') continue;
         else qat_die("bench_step: unknown argument '%s'", argv[i]);
     }

@@ -29,6 +29,7 @@
 #include "models/model.h"
 #include "nn/fast_tanh.h"
 #include "nn/layers.h"
+#include "nn/ops.h"
 
 extern const ModelDef espcn_model;
 
@@ -39,6 +40,8 @@ static const CfgField SCHEMA[] = {
     {"model", "init", CFG_STRING, "normal",
      "normal: N(0, sqrt(2/(out k k))) conv1/conv2, N(0, 1e-3) conv3, zero biases; pytorch: PyTorch default"},
     {"model", "last_lr_scale", CFG_FLOAT, "0.1", "conv3's learning rate relative to training.lr"},
+    /* no default value: unset keeps earlier runs' config hashes */
+    {"model", "winograd", CFG_BOOL, NULL, "train conv2 and conv3 as Winograd F(4x4, 3x3) (unset: false, direct convs)"},
     {"dataset", "root_dir", CFG_STRING, "data/sr", "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
     {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) and verify when missing"},
     {"dataset", "train_dir", CFG_STRING, "", "train on the .png/.bmp images of this folder instead of T91"},
@@ -354,6 +357,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->border = (int)cfg_int(cfg, "evaluation.border");
     if (s->border < 0) s->border = s->scale;
     s->round8 = cfg_bool(cfg, "evaluation.round_uint8");
+    conv2d_use_winograd(cfg_has(cfg, "model.winograd") && cfg_bool(cfg, "model.winograd"));
     snprintf(s->save_dir, sizeof s->save_dir, "%s", cfg_str(cfg, "evaluation.save_images"));
 
     Rng rng;

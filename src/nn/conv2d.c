@@ -1,14 +1,15 @@
 /* Conv2d: three ways of turning it into GEMMs.
- *  - Winograd F(4x4, 3x3) (nn/conv2d_winograd.c): 3x3 kernels, stride 1, at least 16
- *    input channels, a batch of at least as many samples as threads (training). Forward,
- *    dX and dW each take 36 multiplications per 4x4 output tile instead of 144.
+ *  - Winograd F(4x4, 3x3) (nn/conv2d_winograd.c), when enabled (ESPCN's model.winograd):
+ *    3x3 kernels, stride 1, at least 16 input channels, a batch of at least as many
+ *    samples as threads (training). Forward, dX and dW each take 36 multiplications per
+ *    4x4 output tile instead of 144.
  *  - Shifted GEMMs ("implicit"; the other stride-1 convs with at least 16 input channels,
- *    e.g. ESPCN's inner layers when evaluating whole images one by one): the input is zero-padded into planes of Hp x Wp, the output is computed on
- *    an extended map of Ho rows of Wp columns (the last Wp - Wo of each row are junk and
- *    dropped), and kernel tap (u, v) of every output pixel then reads the padded plane at
- *    a fixed offset u*Wp + v: one GEMM per tap on a strided view, K = C. No columns are
- *    built, which for 17x17 maps cost more than the GEMMs' own packing. dW and dX are
- *    the same shifted GEMMs, transposed.
+ *    ESPCN's inner layers): the input is zero-padded into planes of Hp x Wp, the output
+ *    is computed on an extended map of Ho rows of Wp columns (the last Wp - Wo of each
+ *    row are junk and dropped), and kernel tap (u, v) of every output pixel then reads
+ *    the padded plane at a fixed offset u*Wp + v: one GEMM per tap on a strided view,
+ *    K = C. No columns are built, which for 17x17 maps cost more than the GEMMs' own
+ *    packing. dW and dX are the same shifted GEMMs, transposed.
  *  - im2col + one GEMM (the rest: the first layer with one channel, strided convs). Its
  *    input gradient is, for stride 1, a conv of dY with the flipped, transposed kernel
  *    (one GEMM with K = O*k*k on the columns of dY); for other strides W^T dY and a

@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "nn/conv2d_winograd.h"
 
-static int winograd_on = 1;
+static int winograd_on = 0; /* ESPCN's model.winograd turns it on */
 
 int conv2d_use_winograd(int on) {
     int was = winograd_on;

@@ -15,9 +15,9 @@ Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad
  * small CNN, and no separate pre-activation tensor. Equals op_relu(op_conv2d(...)). */
 typedef enum { CONV_ACT_NONE, CONV_ACT_RELU } ConvAct;
 Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
-/* 3x3 stride-1 convs with >= 16 input channels on a training batch run as Winograd
- * F(4x4, 3x3) (nn/conv2d_winograd.c); 0 turns that off (tests, benchmarks). Returns the
- * previous setting. */
+/* With on = 1, 3x3 stride-1 convs with >= 16 input channels on a training batch run as
+ * Winograd F(4x4, 3x3) (nn/conv2d_winograd.c); off by default (ESPCN's model.winograd
+ * turns it on). Returns the previous setting. */
 int conv2d_use_winograd(int on);
 
 Tensor *op_relu(Graph *g, Tensor *x);
