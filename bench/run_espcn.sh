@@ -19,20 +19,20 @@ machine
 # qat runs twice: with the default config (direct shifted-GEMM convs) and with
 # model.winograd=true (conv2 and conv3 as Winograd F(4x4, 3x3)).
 for q in no_quant lsq; do
-    c_runs="" d_runs="" t_runs=""
+    c_runs="" w_runs="" t_runs=""
     for r in $(seq "$rounds"); do
         c_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" | tail -1)"$'\n'
-        d_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" --set model.winograd=true | tail -1)"$'\n'
+        w_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" --set model.winograd=true | tail -1)"$'\n'
         if [ $have_torch = 1 ]; then
             t_runs+="$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/torch_espcn.py "$threads" "$steps" $q)"$'\n'
         fi
     done
     c_line=$(printf '%s' "$c_runs" | best)
-    d_line=$(printf '%s' "$d_runs" | best)
+    w_line=$(printf '%s' "$w_runs" | best)
     echo "qat:            $c_line"
-    echo "qat (Winograd): $d_line"
-    awk -v c="$(echo "$c_line" | ms_of)" -v d="$(echo "$d_line" | ms_of)" -v q="$q" \
-        'BEGIN { printf "espcn %s step: direct %.2f ms, Winograd %.2f ms (%.2fx)\n", q, c, d, c / d }'
+    echo "qat (Winograd): $w_line"
+    awk -v c="$(echo "$c_line" | ms_of)" -v w="$(echo "$w_line" | ms_of)" -v q="$q" \
+        'BEGIN { printf "espcn %s step: direct %.2f ms, Winograd %.2f ms (%.2fx)\n", q, c, w, c / w }'
     if [ $have_torch = 1 ]; then
         t_line=$(printf '%s' "$t_runs" | best)
         echo "PyTorch:        $t_line"

@@ -585,7 +585,7 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
         xq->ops->forward(xq, in, graph_alloc(g, cs.chw * sizeof(float)));
     }
     QAT_ASSERT(!xq || !use_shifted(C, stride));
-    if (use_shifted(C, stride) && winograd_applies(N, C, k, stride)) {
+    if (winograd_applies(N, C, k, stride)) { /* a subset of the shifted-GEMM convs */
         wino = winograd_forward(g, x, w, b, pad, act, y);
     } else if (use_shifted(C, stride)) {
         wt = repack_taps(g, w);
