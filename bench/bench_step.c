@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     adamw_init(&opt, (float)cfg_float(&cfg, "training.lr"), (float)cfg_float(&cfg, "training.weight_decay"));
     Rng rng;
     rng_seed(&rng, 2);
-    m->begin_epoch(m, &rng);
+    m->begin_epoch(m, &rng, 1);
     g.training = 1;
     double t0 = 0.0;
     int warmup = steps / 5 + 2;

@@ -94,7 +94,8 @@ static Tensor *forward(Espcn *s, Graph *g, float *x, int B, int h, int w) {
     return op_pixel_shuffle(g, t, s->scale);
 }
 
-static void begin_epoch(Model *m, Rng *rng) {
+static void begin_epoch(Model *m, Rng *rng, int epoch) {
+    (void)epoch; /* every epoch shuffles the same way */
     Espcn *s = m->self;
     for (int i = 0; i < s->patches.n; i++) s->order[i] = i;
     rng_shuffle(rng, s->order, (size_t)s->patches.n);

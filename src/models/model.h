@@ -43,8 +43,8 @@ struct Model {
     int train_batches;  /* per epoch */
     int batch_size;
     int has_val;        /* evaluate("val") picks the best epoch; then "test" is reported */
-    /* Shuffle for a new epoch. */
-    void (*begin_epoch)(Model *m, Rng *rng);
+    /* Shuffle for epoch `epoch` (1-based; calibration and quantizer set-up pass 1). */
+    void (*begin_epoch)(Model *m, Rng *rng, int epoch);
     /* Builds the forward graph of training batch b and returns the scalar loss.
      * *correct / *count: optional running training metric (may be NULL). */
     Tensor *(*train_loss)(Model *m, Graph *g, int b, double *correct, double *count);

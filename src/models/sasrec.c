@@ -219,7 +219,8 @@ static void mark_items(unsigned char *mark, const int *items, int n, unsigned ch
     for (int k = 0; k < n; k++) mark[items[k]] = v;
 }
 
-static void begin_epoch(Model *m, Rng *rng) {
+static void begin_epoch(Model *m, Rng *rng, int epoch) {
+    (void)epoch; /* every epoch shuffles the same way */
     SasRec *s = m->self;
     for (int i = 0; i < s->n_ex; i++) s->order[i] = i;
     rng_shuffle(rng, s->order, (size_t)s->n_ex);

@@ -58,7 +58,8 @@ static void gather(SimpleCnn *s, const ImageSet *set, const int *idx, int B) {
     }
 }
 
-static void begin_epoch(Model *m, Rng *rng) {
+static void begin_epoch(Model *m, Rng *rng, int epoch) {
+    (void)epoch; /* every epoch shuffles the same way */
     SimpleCnn *s = m->self;
     for (int i = 0; i < s->train.n; i++) s->order[i] = i;
     rng_shuffle(rng, s->order, (size_t)s->train.n);

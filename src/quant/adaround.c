@@ -77,17 +77,24 @@
 /* ------------------------------------------------------------------------------------ */
 /* Formulas (3.3-3.5)                                                                    */
 
-float adaround_h(float v) {
+/* h(v) and h'(v) from one sigmoid (the optimisation loop needs both per weight). */
+static inline void h_and_grad(float v, float *h, float *hg) {
     double sig = 1.0 / (1.0 + exp(-(double)v));
     double u = sig * (ADAROUND_ZETA - ADAROUND_GAMMA) + ADAROUND_GAMMA;
-    return (float)(u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u));
+    *h = (float)(u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u));
+    *hg = u > 0.0 && u < 1.0 ? (float)((ADAROUND_ZETA - ADAROUND_GAMMA) * sig * (1.0 - sig)) : 0.0f;
+}
+
+float adaround_h(float v) {
+    float h, hg;
+    h_and_grad(v, &h, &hg);
+    return h;
 }
 
 float adaround_h_grad(float v) {
-    double sig = 1.0 / (1.0 + exp(-(double)v));
-    double u = sig * (ADAROUND_ZETA - ADAROUND_GAMMA) + ADAROUND_GAMMA;
-    if (!(u > 0.0 && u < 1.0)) return 0.0f;
-    return (float)((ADAROUND_ZETA - ADAROUND_GAMMA) * sig * (1.0 - sig));
+    float h, hg;
+    h_and_grad(v, &h, &hg);
+    return hg;
 }
 
 float adaround_v_init(float w, float s, float fl) {
@@ -103,14 +110,23 @@ double adaround_reg(const float *v, size_t n, double beta) {
     return sum;
 }
 
-void adaround_reg_grad(const float *v, size_t n, double beta, double lambda, float *dv) {
+/* dv += lambda d/dV sum(1 - |2h - 1|^beta), given h(V) and h'(V). Element-wise (a pow
+ * each): threads change nothing but the time. */
+static void reg_grad_from_h(const float *h, const float *hg, size_t n, double beta, double lambda, float *dv) {
+#pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
-        float hg = adaround_h_grad(v[i]);
-        if (hg == 0.0f) continue;
-        double c = 2.0 * adaround_h(v[i]) - 1.0;
+        if (hg[i] == 0.0f) continue;
+        double c = 2.0 * h[i] - 1.0;
         double sgn = c > 0.0 ? 1.0 : (c < 0.0 ? -1.0 : 0.0);
-        dv[i] += (float)(lambda * (-2.0 * beta * pow(fabs(c), beta - 1.0) * sgn) * hg);
+        dv[i] += (float)(lambda * (-2.0 * beta * pow(fabs(c), beta - 1.0) * sgn) * hg[i]);
     }
+}
+
+void adaround_reg_grad(const float *v, size_t n, double beta, double lambda, float *dv) {
+    float *h = qat_malloc(2 * n * sizeof(float)), *hg = h + n;
+    for (size_t i = 0; i < n; i++) h_and_grad(v[i], &h[i], &hg[i]);
+    reg_grad_from_h(h, hg, n, beta, lambda, dv);
+    free(h);
 }
 
 double adaround_beta(long t, long T, int linear) {
@@ -319,6 +335,8 @@ void adaround_layer_setup(AdaLayer *L) {
     L->fl = qat_malloc((size_t)L->nw * sizeof(float));
     L->mask = qat_malloc((size_t)L->nw);
     L->wt = qat_malloc((size_t)L->nw * sizeof(float));
+    L->h = qat_malloc((size_t)L->nw * sizeof(float));
+    L->hg = qat_malloc((size_t)L->nw * sizeof(float));
     for (int i = 0; i < L->nw; i++) {
         int r = i / per_row;
         L->fl[i] = floorf(L->w[i] / L->s[r]);
@@ -333,9 +351,11 @@ void adaround_layer_free(AdaLayer *L) {
     free(L->fl);
     free(L->mask);
     free(L->wt);
+    free(L->h);
+    free(L->hg);
     free(L->perm);
     graph_free(&L->g);
-    L->fl = L->wt = NULL;
+    L->fl = L->wt = L->h = L->hg = NULL;
     L->mask = NULL;
     L->perm = NULL;
 }
@@ -416,9 +436,12 @@ double adaround_recon_loss(AdaLayer *L, const float *w) {
 
 void adaround_soft_weights(AdaLayer *L, const float *v) {
     int per_row = L->nw / L->rows;
+    /* element-wise (a sigmoid each): threads change nothing but the time */
+#pragma omp parallel for schedule(static) if (L->nw > 65536)
     for (int i = 0; i < L->nw; i++) {
         int r = i / per_row;
-        L->wt[i] = L->s[r] * adaround_soft_int(L->fl[i], adaround_h(v[i]), L->lo[r], L->hi[r]);
+        h_and_grad(v[i], &L->h[i], &L->hg[i]);
+        L->wt[i] = L->s[r] * adaround_soft_int(L->fl[i], L->h[i], L->lo[r], L->hi[r]);
     }
 }
 
@@ -460,9 +483,10 @@ double adaround_recon_grad(AdaLayer *L, const float *v, const int *idx, int nb, 
     double value = loss->data[0] * scale;
     if (dv) {
         int per_row = L->nw / L->rows;
+#pragma omp parallel for schedule(static) if (L->nw > 65536)
         for (int i = 0; i < L->nw; i++) {
             if (!L->mask[i]) continue;
-            float hg = adaround_h_grad(v[i]);
+            float hg = L->hg[i];
             if (hg == 0.0f) continue;
             dv[i] += (float)(scale * w->grad[i] * L->s[i / per_row] * hg);
         }
@@ -504,7 +528,8 @@ double adaround_optimize(AdaLayer *L, float *v, const AdaOpts *o) {
         memset(V->t.grad, 0, (size_t)nw * sizeof(float));
         double l = adaround_recon_grad(L, V->t.data, idx, bs, V->t.grad);
         double beta = adaround_beta(t, o->iters, o->linear_beta);
-        if (beta > 0.0) adaround_reg_grad(V->t.data, (size_t)nw, beta, o->lambda, V->t.grad);
+        /* L->h, L->hg: of V->t.data, from adaround_recon_grad's soft weights */
+        if (beta > 0.0) reg_grad_from_h(L->h, L->hg, (size_t)nw, beta, o->lambda, V->t.grad);
         adamw_step(&opt, &pl);
         if (t >= tail_from) {
             tail += l;

@@ -72,6 +72,7 @@ typedef struct {
     float *fl;            /* floor(W/s) */
     unsigned char *mask;  /* 1[lo <= fl <= hi-1] */
     float *wt;            /* W~ scratch */
+    float *h, *hg;        /* h(V) and h'(V) of the last adaround_soft_weights */
     float *xb, *tb;       /* mini-batch scratch */
     int *perm;            /* example order for sampling without replacement */
     Graph g;              /* persistent graph, graph_reset each step */
@@ -90,7 +91,7 @@ void adaround_layer_setup(AdaLayer *L);
 void adaround_layer_free(AdaLayer *L);
 /* f_a(w x + b) of nex examples x through the project's ops (evaluation mode). */
 void adaround_layer_output(AdaLayer *L, const float *w, const float *x, int nex, float *y);
-/* Soft weights W~(V) into L->wt. */
+/* Soft weights W~(V) into L->wt (and h(V), h'(V) into L->h, L->hg). */
 void adaround_soft_weights(AdaLayer *L, const float *v);
 /* Hard weights s*clip(fl + 1[V >= 0], lo, hi) (v == NULL: round to nearest). */
 void adaround_hard_weights(const AdaLayer *L, const float *v, float *wq);

@@ -95,7 +95,7 @@ static double train_epoch(Model *m, Graph *g, AdamW *opt, float grad_clip, Rng *
     snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
     Progress pr;
     progress_start(&pr, label, m->train_batches, "batch");
-    m->begin_epoch(m, rng);
+    m->begin_epoch(m, rng, epoch);
     double loss_sum = 0.0, correct = 0.0, count = 0.0;
     g->training = 1;
     for (int b = 0; b < m->train_batches; b++) {
@@ -193,7 +193,7 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     if (qm->is_ptq) {
         /* Post-training: calibrate on training data instead of training. */
         double tc = runtime_now();
-        m->begin_epoch(m, &shuffle_rng);
+        m->begin_epoch(m, &shuffle_rng, 1);
         CalibSource src = {calib_forward, m, m->train_batches, m->batch_size};
         qm->calibrate(&m->sites, &m->params, cfg, &src, o->seed);
         graph_reset(&g);
@@ -206,7 +206,7 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     if (!qm->is_ptq && !quant_method_is_none(qm)) {
         /* Quantizers not loaded from the checkpoint initialise from the first training
          * batch (LSQ step, PACT/APoT clip, QIL interval), before it is quantized. */
-        m->begin_epoch(m, &shuffle_rng);
+        m->begin_epoch(m, &shuffle_rng, 1);
         g.training = 0;
         calib_forward(m, &g, 0);
         graph_reset(&g);

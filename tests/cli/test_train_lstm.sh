@@ -3,7 +3,8 @@
 # FP training learns (ROC-AUC and accuracy in result.json), the tokenized cache is reused,
 # an LSQ 4-bit run from the FP checkpoint quantizes every LSTM site (weights W_ih, W_hh,
 # the layer inputs and h_{t-1}), AdaRound W4A4 from the FP checkpoint calibrates every LSTM
-# weight and input, malformed data is reported.
+# weight and input, length bucketing acts on the epochs it is set for, malformed data is
+# reported.
 . "$(dirname "$0")/lib.sh"
 
 export QAT_DATA_DIR="$TMP/data" # the cache goes to $TMP/data/cache
@@ -77,6 +78,30 @@ ada_x=$(grep -Ec '^adaround: input lstm\.l[01](_reverse)?(\.hh)? +4-bit signed +
 check "AdaRound scales of the 6 LSTM inputs from 64 sampled rows ($ada_x)" test "$ada_x" -eq 6
 auca=$(num_of roc_auc "$ra")
 check "AdaRound W4A4 ROC-AUC $auca stays near FP $auc" awk -v a="$auc" -v b="$auca" 'BEGIN{exit !(b > a - 0.1)}'
+
+# Length bucketing (training.bucket_window) changes the batches; bucket_epochs=1 (the
+# default config's) limits it to epoch 1: epoch 1 as with bucketing in both epochs, epoch 2
+# with plain random batches (so different).
+bucket_run() { # bucket_run NAME --set ...: 2 epochs, prints "train_loss(1) train_loss(2)"
+    local name=$1
+    shift
+    "$QAT" train --model lstm "${tiny[@]}" --set training.epochs=2 --set training.bucket_window=8 "$@" \
+        --output-dir "$TMP/$name" > "$TMP/$name.log" 2>&1 || { echo "run $name failed" >&2; return; }
+    awk -F, '$2 == "train_loss" { printf "%s ", $3 }' "$TMP/$name"/lstm_no_quant/*/metrics.csv
+}
+every=$(bucket_run b_every --set training.bucket_epochs=2) # both epochs
+first=$(bucket_run b_first --set training.bucket_epochs=1)
+plain=$(bucket_run b_plain --set training.bucket_window=0)
+check "bucketing changes epoch 1 ($every vs $plain)" test "${every%% *}" != "${plain%% *}"
+check "bucket_epochs=1: epoch 1 as bucketing every epoch ($first vs $every)" test "${first%% *}" = "${every%% *}"
+check "bucket_epochs=1: epoch 2 differs from bucketing every epoch ($first vs $every)" \
+    test "$(echo "$first" | cut -d' ' -f2)" != "$(echo "$every" | cut -d' ' -f2)"
+check "bucket_epochs=1: train losses of both epochs present ($first)" test "$(echo $first | wc -w)" -eq 2
+every0=$(bucket_run b_every0 --set training.bucket_epochs=0)
+check "bucket_epochs=0 buckets every epoch ($every0 vs $every)" test "$every0" = "$every"
+expect_error "negative bucket_epochs" "training.bucket_epochs must be >= 0" train --model lstm "${tiny[@]}" \
+    --set training.bucket_epochs=-1 --output-dir "$TMP/bad0"
+
 rm -r "$src/test/neg"
 expect_error "missing split folder" "test/neg" train --model lstm "${tiny[@]}" --output-dir "$TMP/bad"
 expect_error "bad dropout" "model.dropout" train --model lstm "${tiny[@]}" --set model.dropout=1.5
