@@ -682,8 +682,9 @@ void imdb_load(ImdbData *d, const ImdbOptions *o) {
         path_fmt(path, sizeof path, "%s/imdb-%.16s.bin", dir, key);
         if (cache_read(path, key, d)) {
             d->from_cache = 1;
-            fprintf(stderr, "imdb: %d train / %d test reviews, vocabulary %d, from %s (%.1f s)\n", d->train.n,
-                    d->test.n, d->vocab_size, path, runtime_now() - t0);
+            fprintf(stderr, "imdb: %d train / %d test reviews (%lld / %lld tokens kept), vocabulary %d, from %s (%.1f s)\n",
+                    d->train.n, d->test.n, (long long)d->train.off[d->train.n], (long long)d->test.off[d->test.n],
+                    d->vocab_size, path, runtime_now() - t0);
             long skipped = d->skipped_empty + d->skipped_utf8 + d->skipped_nowords;
             if (skipped)
                 fprintf(stderr, "imdb: warning: %ld review(s) were skipped: %ld empty, %ld not valid UTF-8, %ld "
@@ -695,7 +696,8 @@ void imdb_load(ImdbData *d, const ImdbOptions *o) {
     build(d, o, source);
     if (d->train.n == 0 || d->test.n == 0)
         qat_die("imdb: %s: no usable review in the %s split", source, d->train.n == 0 ? "train" : "test");
-    fprintf(stderr, "imdb: %d train / %d test reviews, vocabulary %d\n", d->train.n, d->test.n, d->vocab_size);
+    fprintf(stderr, "imdb: %d train / %d test reviews (%lld / %lld tokens kept), vocabulary %d\n", d->train.n,
+            d->test.n, (long long)d->train.off[d->train.n], (long long)d->test.off[d->test.n], d->vocab_size);
     if (o->use_cache) cache_write(path, key, d);
 }
 

@@ -194,9 +194,10 @@ static void destroy(Model *model) {
     imdb_free(&m->data);
     free(m->train_idx), free(m->test_idx), free(m->order), free(m->batch_of);
     free(m->bidx), free(m->blen), free(m->blabel), free(m->ids), free(m->scores), free(m->labels);
-    free(m);
+    /* The sites live in m: free their quantizers before m. */
     param_list_free(&model->params, 1);
     quant_site_list_free(&model->sites);
+    free(m);
     free(model);
 }
 
