@@ -16,27 +16,30 @@ machine
 # the same machine noise).
 [ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
 
-# qat runs twice: with the default config (direct shifted-GEMM convs) and with
-# model.winograd=true (conv2 and conv3 as Winograd F(4x4, 3x3)).
+# qat runs twice: with the default config (channels last, conv2 and conv3 as Winograd
+# F(4x4, 3x3)) and with model.winograd=false (NCHW, direct shifted-GEMM convs).
 for q in no_quant lsq; do
-    c_runs="" w_runs="" t_runs=""
+    c_runs="" d_runs="" t_runs=""
     for r in $(seq "$rounds"); do
         c_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" | tail -1)"$'\n'
-        w_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" --set model.winograd=true | tail -1)"$'\n'
+        d_runs+="$("$build"/bench_step espcn $q --steps "$steps" --threads "$threads" --set model.winograd=false | tail -1)"$'\n'
         if [ $have_torch = 1 ]; then
             t_runs+="$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/torch_espcn.py "$threads" "$steps" $q)"$'\n'
         fi
     done
     c_line=$(printf '%s' "$c_runs" | best)
-    w_line=$(printf '%s' "$w_runs" | best)
-    echo "qat:            $c_line"
-    echo "qat (Winograd): $w_line"
-    awk -v c="$(echo "$c_line" | ms_of)" -v w="$(echo "$w_line" | ms_of)" -v q="$q" \
-        'BEGIN { printf "espcn %s step: direct %.2f ms, Winograd %.2f ms (%.2fx)\n", q, c, w, c / w }'
+    d_line=$(printf '%s' "$d_runs" | best)
+    echo "qat:          $c_line"
+    echo "qat (direct): $d_line"
+    awk -v c="$(echo "$c_line" | ms_of)" -v d="$(echo "$d_line" | ms_of)" -v q="$q" \
+        'BEGIN { printf "espcn %s step: Winograd %.2f ms, direct %.2f ms (%.2fx)\n", q, c, d, d / c }'
     if [ $have_torch = 1 ]; then
         t_line=$(printf '%s' "$t_runs" | best)
-        echo "PyTorch:        $t_line"
-        awk -v c="$(echo "$c_line" | ms_of)" -v t="$(echo "$t_line" | ms_of)" -v q="$q" \
-            'BEGIN { printf "espcn %s step: qat %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", q, c, t, t / c }'
+        echo "PyTorch:      $t_line"
+        for side in "$c_line" "$d_line"; do
+            awk -v c="$(echo "$side" | ms_of)" -v t="$(echo "$t_line" | ms_of)" -v q="$q" \
+                -v how="$([ "$side" = "$c_line" ] && echo Winograd || echo direct)" \
+                'BEGIN { printf "espcn %s step: qat (%s) %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", q, how, c, t, t / c }'
+        done
     fi
 done

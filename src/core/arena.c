@@ -1,5 +1,6 @@
 #include "core/arena.h"
 
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +61,22 @@ void *arena_alloc(Arena *a, size_t bytes) {
     return p;
 }
 
+/* Above this, zeroing is split over the threads (a training batch's gradient buffers
+ * are megabytes, and the threads would otherwise wait for one). */
+#define PARALLEL_ZERO_BYTES (1u << 20)
+
 void *arena_calloc(Arena *a, size_t bytes) {
     void *p = arena_alloc(a, bytes);
-    memset(p, 0, bytes);
+    if (bytes < PARALLEL_ZERO_BYTES || omp_in_parallel()) {
+        memset(p, 0, bytes);
+        return p;
+    }
+    long pieces = (long)((bytes + 65535) / 65536);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < pieces; i++) {
+        size_t at = (size_t)i * 65536;
+        memset((char *)p + at, 0, bytes - at < 65536 ? bytes - at : 65536);
+    }
     return p;
 }
 

@@ -27,7 +27,6 @@
 #include "io/atomic_file.h"
 #include "metrics/psnr.h"
 #include "models/model.h"
-#include "nn/fast_tanh.h"
 #include "nn/layers.h"
 #include "nn/ops.h"
 
@@ -40,8 +39,8 @@ static const CfgField SCHEMA[] = {
     {"model", "init", CFG_STRING, "normal",
      "normal: N(0, sqrt(2/(out k k))) conv1/conv2, N(0, 1e-3) conv3, zero biases; pytorch: PyTorch default"},
     {"model", "last_lr_scale", CFG_FLOAT, "0.1", "conv3's learning rate relative to training.lr"},
-    /* no default value: unset keeps earlier runs' config hashes */
-    {"model", "winograd", CFG_BOOL, NULL, "train conv2 and conv3 as Winograd F(4x4, 3x3) (unset: false, direct convs)"},
+    {"model", "winograd", CFG_BOOL, "true",
+     "train channels last, conv2 and conv3 as Winograd F(4x4, 3x3) (false: NCHW direct convs; evaluation is direct)"},
     {"dataset", "root_dir", CFG_STRING, "data/sr", "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
     {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) and verify when missing"},
     {"dataset", "train_dir", CFG_STRING, "", "train on the .png/.bmp images of this folder instead of T91"},
@@ -72,6 +71,7 @@ static const CfgField SCHEMA[] = {
 typedef struct {
     Conv2d conv1, conv2, conv3;
     int scale, psize, augment;
+    int winograd;           /* train channels last, conv2 and conv3 as Winograd */
     SrSet train;
     SrPatches patches;
     int ntest;
@@ -85,13 +85,16 @@ typedef struct {
     float *bx, *by;         /* gathered batch: LR [B,1,p,p], HR [B,1,rp,rp] */
 } Espcn;
 
+/* x [B,1,h,w] (the same array as [B,h,w,1]) -> [B,1,rh,rw]. Training with
+ * model.winograd runs channels last (op_conv2d_nhwc), everything else NCHW. */
 static Tensor *forward(Espcn *s, Graph *g, float *x, int B, int h, int w) {
-    int shape[4] = {B, 1, h, w};
+    int nhwc = s->winograd && g->training;
+    int shape[4] = {B, nhwc ? h : 1, nhwc ? w : h, nhwc ? 1 : w};
     Tensor *t = graph_input(g, x, 4, shape);
-    t = op_fast_tanh(g, conv2d_forward(g, &s->conv1, t));
-    t = op_fast_tanh(g, conv2d_forward(g, &s->conv2, t));
-    t = conv2d_forward(g, &s->conv3, t);
-    return op_pixel_shuffle(g, t, s->scale);
+    t = conv2d_act_forward(g, &s->conv1, t, CONV_ACT_TANH, nhwc);
+    t = conv2d_act_forward(g, &s->conv2, t, CONV_ACT_TANH, nhwc);
+    t = conv2d_act_forward(g, &s->conv3, t, CONV_ACT_NONE, nhwc);
+    return (nhwc ? op_pixel_shuffle_nhwc : op_pixel_shuffle)(g, t, s->scale);
 }
 
 static void begin_epoch(Model *m, Rng *rng, int epoch) {
@@ -109,6 +112,7 @@ static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *co
     int start = b * m->batch_size;
     int B = s->patches.n - start < m->batch_size ? s->patches.n - start : m->batch_size;
     int p = s->psize, hp = p * s->scale;
+#pragma omp parallel for schedule(static) /* the threads would otherwise wait for one */
     for (int i = 0; i < B; i++)
         sr_patch_get(&s->train, &s->patches.p[s->order[start + i]], p, s->tform[b],
                      s->bx + (size_t)i * p * p, s->by + (size_t)i * hp * hp);
@@ -358,7 +362,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->border = (int)cfg_int(cfg, "evaluation.border");
     if (s->border < 0) s->border = s->scale;
     s->round8 = cfg_bool(cfg, "evaluation.round_uint8");
-    conv2d_use_winograd(cfg_has(cfg, "model.winograd") && cfg_bool(cfg, "model.winograd"));
+    s->winograd = cfg_bool(cfg, "model.winograd");
     snprintf(s->save_dir, sizeof s->save_dir, "%s", cfg_str(cfg, "evaluation.save_images"));
 
     Rng rng;

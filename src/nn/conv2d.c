@@ -1,8 +1,7 @@
 /* Conv2d: three ways of turning it into GEMMs.
- *  - Winograd F(4x4, 3x3) (nn/conv2d_winograd.c), when enabled (ESPCN's model.winograd):
- *    3x3 kernels, stride 1, at least 16 input channels, a batch of at least as many
- *    samples as threads (training). Forward, dX and dW each take 36 multiplications per
- *    4x4 output tile instead of 144.
+ *  - Winograd F(4x4, 3x3) (nn/conv2d_winograd.c), channels last (op_conv2d_nhwc: ESPCN's
+ *    training with model.winograd): 3x3 kernels, stride 1. Forward, dX and dW each take
+ *    36 multiplications per 4x4 output tile instead of 144.
  *  - Shifted GEMMs ("implicit"; the other stride-1 convs with at least 16 input channels,
  *    ESPCN's inner layers): the input is zero-padded into planes of Hp x Wp, the output
  *    is computed on an extended map of Ho rows of Wp columns (the last Wp - Wo of each
@@ -10,7 +9,8 @@
  *    the padded plane at a fixed offset u*Wp + v: one GEMM per tap on a strided view,
  *    K = C. No columns are built, which for 17x17 maps cost more than the GEMMs' own
  *    packing. dW and dX are the same shifted GEMMs, transposed.
- *  - im2col + one GEMM (the rest: the first layer with one channel, strided convs). Its
+ *  - im2col + one GEMM (the rest: the first layer with one channel, strided convs; also
+ *    channels last for one input channel, whose output is then col^T W^T). Its
  *    input gradient is, for stride 1, a conv of dY with the flipped, transposed kernel
  *    (one GEMM with K = O*k*k on the columns of dY); for other strides W^T dY and a
  *    scatter-add of the columns (col2im).
@@ -26,6 +26,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/conv2d_act.h"
 #include "nn/conv2d_qin.h"
 #include "nn/conv2d_winograd.h"
 #include "nn/ops.h"
@@ -38,6 +39,7 @@ typedef struct {
     float *wt; /* shifted-GEMM path: the weight as [k*k][O][C] */
     Quantizer *xq; /* fused input quantizer (im2col path) or NULL */
     float *wino;   /* Winograd path: the transformed weights */
+    int nhwc;      /* channels last (x[N,H,W,C], y[N,Ho,Wo,O]) */
 } ConvCtx;
 
 /* ---- fused input quantization -------------------------------------------------------- */
@@ -232,16 +234,12 @@ static void shifted_forward(const Geo *g, const float *wt, const float *xp, floa
                         wt + (size_t)t * g->O * g->C, g->C, xp + q0 + (size_t)u * g->Wp + v, g->L,
                         t ? 1.0f : 0.0f, ye + q0, g->Q);
         }
-    for (int o = 0; o < g->O; o++) {
-        float bias = b ? b->data[o] : 0.0f;
-        for (int i = i0; i < i1; i++) {
-            const float *restrict in = ye + (size_t)o * g->Q + (size_t)i * g->Wp;
-            float *restrict out = yn + ((size_t)o * g->Ho + i) * g->Wo;
-            if (act == CONV_ACT_RELU)
-                for (int j = 0; j < g->Wo; j++) out[j] = in[j] + bias > 0.0f ? in[j] + bias : 0.0f;
-            else
-                for (int j = 0; j < g->Wo; j++) out[j] = in[j] + bias;
-        }
+    for (int o = 0; o < g->O; o++) { /* the crop with the bias, row by row; then the band at once */
+        float *band = yn + ((size_t)o * g->Ho + i0) * g->Wo;
+        for (int i = i0; i < i1; i++)
+            conv_act_run(CONV_ACT_NONE, ye + (size_t)o * g->Q + (size_t)i * g->Wp, b ? b->data + o : NULL, 1,
+                         band + (size_t)(i - i0) * g->Wo, (size_t)g->Wo);
+        conv_act_inplace(act, band, (size_t)(i1 - i0) * g->Wo);
     }
 }
 
@@ -253,16 +251,12 @@ static void shifted_backward_sample(const ConvCtx *c, const Geo *g, const float 
                                     float *dye, float *dyt, float *dxp, float *dwt, float *db) {
     int O = g->O, P = g->Ho * g->Wo;
     const float *dy = c->y->grad + (size_t)n * O * P, *yn = c->y->data + (size_t)n * O * P;
-    for (int o = 0; o < O; o++) { /* dY on the extended map; before a fused ReLU: dy 1[y > 0] */
+    for (int o = 0; o < O; o++) { /* dY on the extended map, before the fused activation */
         float acc = 0.0f;
         for (int i = 0; i < g->Ho; i++) {
-            const float *restrict in = dy + ((size_t)o * g->Ho + i) * g->Wo;
-            const float *restrict yo = yn + ((size_t)o * g->Ho + i) * g->Wo;
+            size_t at = ((size_t)o * g->Ho + i) * g->Wo;
             float *restrict out = dye + (size_t)o * g->Q + (size_t)i * g->Wp;
-            if (c->act == CONV_ACT_RELU)
-                for (int j = 0; j < g->Wo; j++) out[j] = yo[j] > 0.0f ? in[j] : 0.0f;
-            else
-                for (int j = 0; j < g->Wo; j++) out[j] = in[j];
+            conv_act_grad(c->act, yn + at, dy + at, out, (size_t)g->Wo);
 #pragma omp simd reduction(+ : acc)
             for (int j = 0; j < g->Wo; j++) acc += out[j];
         }
@@ -404,12 +398,14 @@ static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, fl
     int O = s->O, P = s->P, CKK = s->CKK;
     const float *xraw = c->x->data + (size_t)n * cs->chw;
     const float *dy = c->y->grad + (size_t)n * O * P;
-    if (c->act == CONV_ACT_RELU) { /* the gradient before a fused ReLU: dy * 1[y > 0] */
-        const float *yn = c->y->data + (size_t)n * O * P;
-        for (int i = 0; i < O * P; i++) dpre[i] = yn[i] > 0.0f ? dy[i] : 0.0f;
+    if (c->act != CONV_ACT_NONE) { /* the gradient before the fused activation */
+        conv_act_grad(c->act, c->y->data + (size_t)n * O * P, dy, dpre, (size_t)O * P);
         dy = dpre;
     }
-    if (db)
+    if (db && c->nhwc) /* dY [P][O] */
+        for (int i = 0; i < P; i++)
+            for (int o = 0; o < O; o++) db[o] += dy[(size_t)i * O + o];
+    else if (db)
         for (int o = 0; o < O; o++) {
             float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
@@ -418,16 +414,16 @@ static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, fl
         }
     if (dw) {
         columns_of(cs, xraw, col, xs, parallel);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, CKK, P, 1.0f, dy, P, col, P, 1.0f,
-                    dw, CKK);
+        cblas_sgemm(CblasRowMajor, c->nhwc ? CblasTrans : CblasNoTrans, CblasTrans, O, CKK, P, 1.0f, dy,
+                    c->nhwc ? O : P, col, P, 1.0f, dw, CKK);
     }
     float *dxn = c->x->grad ? c->x->grad + (size_t)n * cs->chw : NULL;
     if (cs->on_columns) {
         /* Gradient of the quantized columns, through the quantizer on the raw columns (xs
          * still holds them after columns_of; rebuilt when there was no dW), scattered. */
         if (!dw) im2col_all(xraw, cs->C, cs->H, cs->W, cs->k, c->stride, c->pad, s->Ho, s->Wo, xs, parallel);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, P, O, 1.0f, c->w->data, CKK, dy, P,
-                    0.0f, dcol, P);
+        cblas_sgemm(CblasRowMajor, CblasTrans, c->nhwc ? CblasTrans : CblasNoTrans, CKK, P, O, 1.0f, c->w->data,
+                    CKK, dy, c->nhwc ? O : P, 0.0f, dcol, P);
         if (dxn) memset(gq, 0, cs->ncol * sizeof(float));
         QuantInput in = {xs, cs->ncol, 1, 1, 1};
         cs->q->ops->backward_part(cs->q, in, cs->chw, dcol, dxn ? gq : NULL, s->qpart + (size_t)n * s->np);
@@ -446,8 +442,8 @@ static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, fl
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, HW, OKK, 1.0f, s->wflip, OKK,
                     dcol, HW, 1.0f, dqn, HW);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, P, O, 1.0f, c->w->data, CKK, dy, P,
-                    0.0f, dcol, P);
+        cblas_sgemm(CblasRowMajor, CblasTrans, c->nhwc ? CblasTrans : CblasNoTrans, CKK, P, O, 1.0f, c->w->data,
+                    CKK, dy, c->nhwc ? O : P, 0.0f, dcol, P);
         col2im_add(dcol, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dqn);
     }
     if (cs->q) {
@@ -483,9 +479,9 @@ static void conv_backward(void *p) {
         return;
     }
     ConvBwd s = {.c = c};
-    s.N = c->x->shape[0], s.C = c->x->shape[1], s.H = c->x->shape[2], s.W = c->x->shape[3];
-    s.O = c->w->shape[0], s.k = c->w->shape[2];
-    s.Ho = c->y->shape[2], s.Wo = c->y->shape[3];
+    s.N = c->x->shape[0], s.C = c->w->shape[1], s.O = c->w->shape[0], s.k = c->w->shape[2];
+    s.H = c->x->shape[c->nhwc ? 1 : 2], s.W = c->x->shape[c->nhwc ? 2 : 3];
+    s.Ho = c->y->shape[c->nhwc ? 1 : 2], s.Wo = c->y->shape[c->nhwc ? 2 : 3];
     s.P = s.Ho * s.Wo, s.CKK = s.C * s.k * s.k;
     s.cs = col_spec(s.C, s.H, s.W, s.k, c->stride, c->pad, s.Ho, s.Wo, c->xq);
     int O = s.O, k = s.k;
@@ -493,7 +489,7 @@ static void conv_backward(void *p) {
      * of the output size: per-thread samples take the smaller (a first layer with C = 1
      * scatters); one sample at a time keeps the flip, whose GEMM and im2col spread over
      * the team (the scatter is serial). */
-    s.flip = (c->x->grad || c->xq) && c->stride == 1 && c->pad <= k - 1 && !s.cs.on_columns &&
+    s.flip = !c->nhwc && (c->x->grad || c->xq) && c->stride == 1 && c->pad <= k - 1 && !s.cs.on_columns &&
              (s.N < omp_get_max_threads() || (size_t)O * s.H * s.W <= (size_t)s.C * s.P);
     if (s.flip) {
         s.wflip = graph_alloc(c->g, (size_t)s.C * O * k * k * sizeof(float));
@@ -506,7 +502,7 @@ static void conv_backward(void *p) {
     }
     s.col_floats = c->w->grad ? (size_t)s.CKK * s.P : 0;
     s.dcol_floats = !c->x->grad && !c->xq ? 0 : s.flip ? (size_t)O * k * k * s.H * s.W : (size_t)s.CKK * s.P;
-    size_t pre_floats = c->act == CONV_ACT_RELU ? (size_t)O * s.P : 0;
+    size_t pre_floats = c->act != CONV_ACT_NONE ? (size_t)O * s.P : 0;
     size_t wsize = (size_t)O * s.CKK;
     float *dw = c->w->grad, *db = (c->b && c->b->grad) ? c->b->grad : NULL;
     int nt = omp_get_max_threads();
@@ -551,30 +547,36 @@ static void conv_backward(void *p) {
             for (int o = 0; o < O; o++) db[o] += db_part[(size_t)t * O + o];
 }
 
-/* Bias, GEMM and the fused activation of one sample whose columns are in col. */
+/* Bias, GEMM and the fused activation of one sample whose columns are in col: yn [O][P],
+ * or [P][O] channels last (col^T W^T). */
 static void forward_sample(const float *col, const Tensor *w, const Tensor *b, int O, int P, int CKK,
-                           ConvAct act, float *yn) {
+                           ConvAct act, int nhwc, float *yn) {
+    if (nhwc) { /* the bias in the activation's pass */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, P, O, CKK, 1.0f, col, P, w->data, CKK, 0.0f, yn, O);
+        conv_act_run(act, yn, b ? b->data : NULL, O, yn, (size_t)O * P);
+        return;
+    }
     if (b)
         for (int o = 0; o < O; o++)
             for (int i = 0; i < P; i++) yn[(size_t)o * P + i] = b->data[o];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, CKK, 1.0f, w->data, CKK, col, P,
                 b ? 1.0f : 0.0f, yn, P);
-    if (act == CONV_ACT_RELU) /* while the sample's output is still in cache */
-        for (int i = 0; i < O * P; i++) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
+    if (act != CONV_ACT_NONE) /* while the sample's output is still in cache */
+        conv_act_inplace(act, yn, (size_t)O * P);
 }
 
 static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
-                          ConvAct act) {
-    QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[1] == w->shape[1]);
+                          ConvAct act, int nhwc) {
+    QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[nhwc ? 3 : 1] == w->shape[1]);
     QAT_ASSERT(w->shape[2] == w->shape[3] && stride >= 1 && pad >= 0);
-    int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int N = x->shape[0], C = w->shape[1], H = x->shape[nhwc ? 1 : 2], W = x->shape[nhwc ? 2 : 3];
     int O = w->shape[0], k = w->shape[2];
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     QAT_ASSERT(Ho > 0 && Wo > 0 && (!b || (int)b->size == O));
     int P = Ho * Wo, CKK = C * k * k;
     /* A fused quantizer learns even when x itself takes no gradient. */
     int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad) || (g->training && xq);
-    Tensor *y = graph_tensor4(g, grad, N, O, Ho, Wo);
+    Tensor *y = nhwc ? graph_tensor4(g, grad, N, Ho, Wo, O) : graph_tensor4(g, grad, N, O, Ho, Wo);
     int nt = omp_get_max_threads();
     float *wt = NULL, *wino = NULL;
     ColSpec cs = col_spec(C, H, W, k, stride, pad, Ho, Wo, xq);
@@ -585,7 +587,9 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
         xq->ops->forward(xq, in, graph_alloc(g, cs.chw * sizeof(float)));
     }
     QAT_ASSERT(!xq || !use_shifted(C, stride));
-    if (winograd_applies(N, C, k, stride)) { /* a subset of the shifted-GEMM convs */
+    QAT_ASSERT(!nhwc || conv2d_nhwc_supported(C, k, stride));
+    if (nhwc && C > 1) {
+        QAT_ASSERT(!xq);
         wino = winograd_forward(g, x, w, b, pad, act, y);
     } else if (use_shifted(C, stride)) {
         wt = repack_taps(g, w);
@@ -595,7 +599,7 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
         float *xs = chw ? graph_alloc(g, chw * sizeof(float)) : NULL;
         for (int n = 0; n < N; n++) {
             columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs, 1);
-            forward_sample(col, w, b, O, P, CKK, act, y->data + (size_t)n * O * P);
+            forward_sample(col, w, b, O, P, CKK, act, nhwc, y->data + (size_t)n * O * P);
         }
     } else {
         float *cols = graph_alloc(g, (size_t)nt * CKK * P * sizeof(float));
@@ -605,19 +609,25 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
             int t = omp_get_thread_num();
             float *col = cols + (size_t)t * CKK * P;
             columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs_all ? xs_all + (size_t)t * chw : NULL, 0);
-            forward_sample(col, w, b, O, P, CKK, act, y->data + (size_t)n * O * P);
+            forward_sample(col, w, b, O, P, CKK, act, nhwc, y->data + (size_t)n * O * P);
         }
     }
     if (grad) {
         ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq, wino};
+        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq, wino, nhwc};
         graph_push(g, conv_backward, c);
     }
     return y;
 }
 
 Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
-    return conv2d_any(g, x, NULL, w, b, stride, pad, act);
+    return conv2d_any(g, x, NULL, w, b, stride, pad, act, 0);
+}
+
+int conv2d_nhwc_supported(int in_channels, int k, int stride) { return in_channels == 1 || (k == 3 && stride == 1); }
+
+Tensor *op_conv2d_nhwc(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
+    return conv2d_any(g, x, NULL, w, b, stride, pad, act, 1);
 }
 
 int conv2d_can_fuse_input_quant(int in_channels, int stride, const Quantizer *q) {
@@ -627,7 +637,13 @@ int conv2d_can_fuse_input_quant(int in_channels, int stride, const Quantizer *q)
 Tensor *op_conv2d_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
                       ConvAct act) {
     QAT_ASSERT(conv2d_can_fuse_input_quant(x->shape[1], stride, xq) && xq->initialized);
-    return conv2d_any(g, x, xq, w, b, stride, pad, act);
+    return conv2d_any(g, x, xq, w, b, stride, pad, act, 0);
+}
+
+Tensor *op_conv2d_nhwc_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
+                           ConvAct act) {
+    QAT_ASSERT(x->shape[3] == 1 && conv2d_can_fuse_input_quant(1, stride, xq) && xq->initialized);
+    return conv2d_any(g, x, xq, w, b, stride, pad, act, 1);
 }
 
 Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {

@@ -15,5 +15,8 @@ int conv2d_can_fuse_input_quant(int in_channels, int stride, const Quantizer *q)
 /* xq initialized; per-tensor (the activation sites are). */
 Tensor *op_conv2d_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
                       ConvAct act);
+/* The same on a channels-last input of one channel (op_conv2d_nhwc's im2col case). */
+Tensor *op_conv2d_nhwc_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
+                           ConvAct act);
 
 #endif

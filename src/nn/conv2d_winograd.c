@@ -7,29 +7,19 @@
  * forward it differentiates and also runs as 36 products:
  *     dM = A dY A^T,  dU_xi = V_xi^T dM_xi  -> dW = G^T dU G,
  *                     dV_xi = dM_xi U_xi^T  -> dX: B dV B^T added into the input windows.
- * Inside the op the data is channels-last, so each transform works on whole channel
- * vectors. Every thread takes a contiguous range of samples and goes through it in
- * chunks of about 80 tiles, whose transformed inputs and products stay in its L2
- * cache; dU is summed per thread and the partial sums added in thread order. */
+ * The op is channels last (x[N,H,W,C], y[N,Ho,Wo,O]), so each transform works on whole
+ * channel vectors and a sample's rows move in and out with plain copies. Every thread
+ * takes a contiguous range of samples and goes through it in chunks of about 80 tiles,
+ * whose transformed inputs and products stay in its L2 cache; dU is summed per thread
+ * and the partial sums added in thread order. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/conv2d_act.h"
 #include "nn/conv2d_winograd.h"
-
-static int winograd_on = 0; /* ESPCN's model.winograd turns it on */
-
-int conv2d_use_winograd(int on) {
-    int was = winograd_on;
-    winograd_on = on;
-    return was;
-}
-
-int winograd_applies(int N, int C, int k, int stride) {
-    return winograd_on && k == 3 && stride == 1 && C >= 16 && N >= omp_get_max_threads();
-}
 
 /* ---- the transforms, each on six (or four) vectors of n channels -------------------- */
 
@@ -131,7 +121,7 @@ typedef struct {
 
 static Wino wino_of(const Tensor *x, const Tensor *w, int pad) {
     Wino g;
-    g.N = x->shape[0], g.C = x->shape[1], g.H = x->shape[2], g.W = x->shape[3];
+    g.N = x->shape[0], g.H = x->shape[1], g.W = x->shape[2], g.C = x->shape[3];
     g.O = w->shape[0], g.p = pad;
     g.Ho = g.H + 2 * pad - 2, g.Wo = g.W + 2 * pad - 2;
     QAT_ASSERT(g.Ho > 0 && g.Wo > 0);
@@ -148,7 +138,7 @@ typedef struct {
     float *xp;    /* [Hp][Wp][C], zero outside the sample */
     float *dxp;   /* [Hp][Wp][C]: the gradient of xp */
     float *yq;    /* [4 th][4 tw][O]: the output tiles (backward: dY, zero outside the map) */
-    float *stage; /* one sample's input, output or a gradient, in channel planes */
+    float *db;    /* [O]: one sample's bias gradient */
     float *m;     /* [36][T][O]: M or dM */
     float *tmp;   /* [6][Wp][max(C, O)]: one row of tiles after its first 1-D pass */
     float *du;    /* [36][C][O] */
@@ -157,12 +147,11 @@ typedef struct {
 static Work work_of(Graph *gr, const Wino *g, int backward) {
     int cmax = g->C > g->O ? g->C : g->O;
     size_t xp_f = (size_t)g->Hp * g->Wp * g->C, yq_f = (size_t)16 * g->tiles * g->O;
-    size_t in_f = (size_t)g->C * g->H * g->W, out_f = (size_t)g->O * g->Ho * g->Wo;
     Work k;
     k.xp = arena_calloc(&gr->arena, xp_f * sizeof(float));
     k.dxp = backward ? graph_alloc(gr, xp_f * sizeof(float)) : NULL;
     k.yq = backward ? arena_calloc(&gr->arena, yq_f * sizeof(float)) : graph_alloc(gr, yq_f * sizeof(float));
-    k.stage = graph_alloc(gr, (in_f > out_f ? in_f : out_f) * sizeof(float));
+    k.db = graph_alloc(gr, (size_t)g->O * sizeof(float));
     k.T = 0;
     k.v = graph_alloc(gr, (size_t)36 * g->T * g->C * sizeof(float));
     k.m = graph_alloc(gr, (size_t)36 * g->T * g->O * sizeof(float));
@@ -173,46 +162,12 @@ static Work work_of(Graph *gr, const Wino *g, int backward) {
 
 /* ---- steps of a chunk ---------------------------------------------------------------- */
 
-/* Channel planes <-> channels last, 16 channels at a time: the 16 plane rows are read
- * (or written) along, and every cache line of the channels-last side is filled in one
- * pass. The planes are one sample in `stage`, copied from or to the batch in one
- * sequential pass: strided access straight into a batch that does not fit in L2 is
- * latency-bound. last[((i + off) * wl + j + off) * C + c] <-> planes[c][i][j]. */
-#define CHANNEL_BLOCK 16
-
-TRANSFORM static void planes_to_last(const float *planes, int C, int H, int W, float *last, int wl, int off) {
-    size_t hw = (size_t)H * W;
-    for (int c0 = 0; c0 < C; c0 += CHANNEL_BLOCK) {
-        int c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++) {
-                float *out = last + ((size_t)(i + off) * wl + j + off) * C;
-                const float *in = planes + (size_t)i * W + j;
-#pragma omp simd
-                for (int c = c0; c < c1; c++) out[c] = in[c * hw];
-            }
-    }
-}
-
-TRANSFORM static void last_to_planes(const float *last, int C, int H, int W, int wl, int off, float *planes) {
-    size_t hw = (size_t)H * W;
-    for (int c0 = 0; c0 < C; c0 += CHANNEL_BLOCK) {
-        int c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++) {
-                const float *in = last + ((size_t)(i + off) * wl + j + off) * C;
-                float *out = planes + (size_t)i * W + j;
-#pragma omp simd
-                for (int c = c0; c < c1; c++) out[c * hw] = in[c];
-            }
-    }
-}
-
 /* Sample n into the interior of xp; the border stays zero. */
 static void load_sample(const Wino *g, const float *x, int n, Work *k) {
-    size_t f = (size_t)g->C * g->H * g->W;
-    memcpy(k->stage, x + (size_t)n * f, f * sizeof(float));
-    planes_to_last(k->stage, g->C, g->H, g->W, k->xp, g->Wp, g->p);
+    size_t rowf = (size_t)g->W * g->C;
+    for (int i = 0; i < g->H; i++)
+        memcpy(k->xp + ((size_t)(i + g->p) * g->Wp + g->p) * g->C, x + ((size_t)n * g->H + i) * rowf,
+               rowf * sizeof(float));
 }
 
 /* Each 2-D transform is two 1-D passes. The pass along the image rows runs once per row
@@ -254,35 +209,27 @@ static void output_transform(const Wino *g, const Tensor *b, ConvAct act, int n,
         }
         at6(k->tmp, row, k->yq + (size_t)4 * i * row, row, (int)row);
     }
-    last_to_planes(k->yq, O, g->Ho, g->Wo, wq, 0, k->stage);
-    size_t P = (size_t)g->Ho * g->Wo;
-    for (int o = 0; o < O; o++) {
-        float bias = b ? b->data[o] : 0.0f;
-        const float *in = k->stage + (size_t)o * P;
-        float *out = y + ((size_t)n * O + o) * P;
-        if (act == CONV_ACT_RELU)
-            for (size_t e = 0; e < P; e++) out[e] = in[e] + bias > 0.0f ? in[e] + bias : 0.0f;
-        else
-            for (size_t e = 0; e < P; e++) out[e] = in[e] + bias;
-    }
+    for (int i = 0; i < g->Ho; i++)
+        conv_act_run(act, k->yq + (size_t)i * row, b ? b->data : NULL, O, y + ((size_t)n * g->Ho + i) * g->Wo * O,
+                     (size_t)g->Wo * O);
 }
 
-/* dM of sample n (chunk slot s) from dY (through a fused ReLU), and db. */
+/* dM of sample n (chunk slot s) from dY (through the fused activation), and db. */
 static void output_adjoint(const Wino *g, const Tensor *y, ConvAct act, int n, int s, Work *k, float *db) {
     int O = g->O, wq = 4 * g->tw;
-    size_t xs = (size_t)k->T * O, P = (size_t)g->Ho * g->Wo, row = (size_t)wq * O;
-    const float *dy = y->grad + (size_t)n * O * P, *yn = y->data + (size_t)n * O * P;
-    for (int o = 0; o < O; o++) {
-        float *out = k->stage + (size_t)o * P, acc = 0.0f;
-        const float *d = dy + (size_t)o * P, *yo = yn + (size_t)o * P;
-        if (act == CONV_ACT_RELU)
-            for (size_t e = 0; e < P; e++) out[e] = yo[e] > 0.0f ? d[e] : 0.0f;
-        else
-            memcpy(out, d, P * sizeof(float));
-        for (size_t e = 0; e < P; e++) acc += out[e];
-        if (db) db[o] += acc;
+    size_t xs = (size_t)k->T * O, rowy = (size_t)g->Wo * O, row = (size_t)wq * O;
+    /* dY before the activation into the tiles' rows (past the map: zeros, never written);
+     * db summed pixel by pixel, every channel in the order of a plane */
+    memset(k->db, 0, (size_t)O * sizeof(float));
+    for (int i = 0; i < g->Ho; i++) {
+        size_t at = ((size_t)n * g->Ho + i) * rowy;
+        float *out = k->yq + (size_t)i * row;
+        conv_act_grad(act, y->data + at, y->grad + at, out, rowy);
+        for (int j = 0; j < g->Wo; j++)
+            for (int o = 0; o < O; o++) k->db[o] += out[(size_t)j * O + o];
     }
-    planes_to_last(k->stage, O, g->Ho, g->Wo, k->yq, wq, 0); /* past the map: zeros */
+    if (db)
+        for (int o = 0; o < O; o++) db[o] += k->db[o];
     for (int i = 0; i < g->th; i++) {
         /* z[a][w] = sum_r A[a][r] dY[4i + r][w], then per tile dM[a][b] = sum_c z[a][4j + c] A^T[c][b] */
         a6(k->yq + (size_t)4 * i * row, row, k->tmp, row, (int)row);
@@ -299,7 +246,7 @@ static void output_adjoint(const Wino *g, const Tensor *y, ConvAct act, int n, i
  * the first write of each value sets it and the overlap is added. */
 static void input_adjoint(const Wino *g, int n, int s, Work *k, float *dx) {
     int C = g->C;
-    size_t row = (size_t)g->Wp * C, xs = (size_t)k->T * C, f = (size_t)C * g->H * g->W;
+    size_t row = (size_t)g->Wp * C, xs = (size_t)k->T * C, rowx = (size_t)g->W * C;
     for (int i = 0; i < g->th; i++) {
         /* z[a][4j + c] (+)= sum_b dV[a][b] B^T[b][c] per tile, then the rows of dxp */
         for (int j = 0; j < g->tw; j++) {
@@ -309,9 +256,11 @@ static void input_adjoint(const Wino *g, int n, int s, Work *k, float *dx) {
         }
         b6(k->tmp, row, k->dxp + (size_t)4 * i * row, row, (int)row, i > 0 ? 2 : 0);
     }
-    last_to_planes(k->dxp, C, g->H, g->W, g->Wp, g->p, k->stage);
-    float *dxn = dx + (size_t)n * f;
-    for (size_t e = 0; e < f; e++) dxn[e] += k->stage[e];
+    for (int i = 0; i < g->H; i++) {
+        const float *in = k->dxp + ((size_t)(i + g->p) * g->Wp + g->p) * C;
+        float *out = dx + ((size_t)n * g->H + i) * rowx;
+        for (size_t e = 0; e < rowx; e++) out[e] += in[e];
+    }
 }
 
 /* ---- the op ------------------------------------------------------------------------- */
@@ -323,6 +272,7 @@ float *winograd_forward(Graph *gr, const Tensor *x, const Tensor *w, const Tenso
     QAT_ASSERT(w->shape[2] == 3 && w->shape[3] == 3);
     /* U_xi[c][o] = (G w[o][c] G^T)[xi], in double */
     float *u = graph_alloc(gr, (size_t)36 * C * O * sizeof(float));
+#pragma omp parallel for schedule(static)
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++) {
             const float *k3 = w->data + ((size_t)o * C + c) * 9;
@@ -361,6 +311,16 @@ void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor
     Work *work = graph_alloc(gr, (size_t)nth * sizeof(Work));
     float *db_part = b && b->grad ? arena_calloc(&gr->arena, (size_t)nth * O * sizeof(float)) : NULL;
     for (int t = 0; t < nth; t++) work[t] = work_of(gr, &g, 1);
+    /* U_xi^T [O, C], so that dV = dM U^T is a plain product (OpenBLAS takes its
+     * small-matrix kernel for it; with the transposed operand it packs both) */
+    float *ut = NULL;
+    if (dx) {
+        ut = graph_alloc(gr, (size_t)36 * C * O * sizeof(float));
+        for (int xi = 0; xi < 36; xi++)
+            for (int c = 0; c < C; c++)
+                for (int o = 0; o < O; o++)
+                    ut[((size_t)xi * O + o) * C + c] = u[((size_t)xi * C + c) * O + o];
+    }
 #pragma omp parallel num_threads(nth)
     {
         int t = omp_get_thread_num(), n0 = g.N * t / nth, n1 = g.N * (t + 1) / nth;
@@ -378,8 +338,8 @@ void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor
             }
             if (dx) {
                 for (int xi = 0; xi < 36; xi++) /* dV_xi [T, C] = dM_xi U_xi^T */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, C, O, 1.0f, k->m + (size_t)xi * nt * O, O,
-                                u + (size_t)xi * C * O, O, 0.0f, k->v + (size_t)xi * nt * C, C);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, C, O, 1.0f, k->m + (size_t)xi * nt * O,
+                                O, ut + (size_t)xi * O * C, C, 0.0f, k->v + (size_t)xi * nt * C, C);
                 for (int s = 0; s < ns; s++) input_adjoint(&g, c0 + s, s, k, dx);
             }
         }

@@ -11,6 +11,8 @@
 
 /* out[i] = tanh(in[i]); in and out may be the same array. */
 void fast_tanh(const float *in, float *out, size_t n);
+/* The same in the calling thread only: for short runs inside other threaded loops. */
+void fast_tanh_serial(const float *in, float *out, size_t n);
 Tensor *op_fast_tanh(Graph *g, Tensor *x);
 
 #endif

@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include "core/error.h"
 #include "nn/conv2d_qin.h"
 
 #include <math.h>
@@ -78,22 +79,24 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
     return op_matmul_bias(g, xq, wq, l->b ? &l->b->t : NULL);
 }
 
-static Tensor *conv2d_apply(Graph *g, Conv2d *c, Tensor *x, ConvAct act) {
+Tensor *conv2d_act_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, int channels_last) {
     Tensor *b = c->b ? &c->b->t : NULL;
+    QAT_ASSERT(!channels_last || conv2d_nhwc_supported(c->in, c->k, c->stride));
     if (c->xq.q && !c->xq.capturing && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
         /* The input quantizer inside the conv's per-sample loops: no quantized copy. */
         Quantizer *q = quant_site_ready(&c->xq, x, x->shape[0], g->training);
         Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-        return op_conv2d_qin(g, x, q, wq, b, c->stride, c->pad, act);
+        return (channels_last ? op_conv2d_nhwc_qin : op_conv2d_qin)(g, x, q, wq, b, c->stride, c->pad, act);
     }
+    /* Activation sites are per-tensor, so the input's layout does not matter to them. */
     Tensor *xq = quant_site_apply(g, &c->xq, x, x->shape[0]);
     Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-    return op_conv2d_act(g, xq, wq, b, c->stride, c->pad, act);
+    return (channels_last ? op_conv2d_nhwc : op_conv2d_act)(g, xq, wq, b, c->stride, c->pad, act);
 }
 
-Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_apply(g, c, x, CONV_ACT_NONE); }
+Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_act_forward(g, c, x, CONV_ACT_NONE, 0); }
 
-Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_apply(g, c, x, CONV_ACT_RELU); }
+Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_act_forward(g, c, x, CONV_ACT_RELU, 0); }
 
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n) {
     Tensor *tq = quant_site_apply(g, &e->wq, &e->table->t, 1);

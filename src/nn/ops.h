@@ -11,14 +11,19 @@ Tensor *op_matmul_bias(Graph *g, Tensor *x, Tensor *w, Tensor *b);
 
 /* NCHW cross-correlation, w[O,C,k,k], stride, zero padding; b[O] or NULL. */
 Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad);
-/* The same with a ReLU fused on the output: one pass less over the largest tensors of a
- * small CNN, and no separate pre-activation tensor. Equals op_relu(op_conv2d(...)). */
-typedef enum { CONV_ACT_NONE, CONV_ACT_RELU } ConvAct;
+/* The same with an activation fused on the output: one pass less over the largest
+ * tensors, and no separate pre-activation tensor. Equals op_relu(op_conv2d(...)), or
+ * op_fast_tanh(op_conv2d(...)) (nn/fast_tanh.h). */
+typedef enum { CONV_ACT_NONE, CONV_ACT_RELU, CONV_ACT_TANH } ConvAct;
 Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
-/* With on = 1, 3x3 stride-1 convs with >= 16 input channels on a training batch run as
- * Winograd F(4x4, 3x3) (nn/conv2d_winograd.c); off by default (ESPCN's model.winograd
- * turns it on). Returns the previous setting. */
-int conv2d_use_winograd(int on);
+
+/* Channels last: x[N,H,W,C] -> y[N,Ho,Wo,O], w still [O,C,k,k]. The training path of
+ * ESPCN (model.winograd): 3x3 stride-1 convs run as Winograd F(4x4, 3x3)
+ * (nn/conv2d_winograd.c), convs of a single input channel (whose NHWC input is its NCHW
+ * one) as im2col + GEMM with a transposed output. Same values as op_conv2d_act up to the
+ * Winograd rounding. */
+int conv2d_nhwc_supported(int in_channels, int k, int stride);
+Tensor *op_conv2d_nhwc(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
 
 Tensor *op_relu(Graph *g, Tensor *x);
 Tensor *op_tanh(Graph *g, Tensor *x);
@@ -39,6 +44,8 @@ Tensor *op_dropout(Graph *g, Tensor *x, float p);
 
 /* [N, C*r*r, H, W] -> [N, C, H*r, W*r] (PyTorch PixelShuffle order). */
 Tensor *op_pixel_shuffle(Graph *g, Tensor *x, int r);
+/* Channels last: [N, H, W, C*r*r] -> [N, H*r, W*r, C], the same permutation. */
+Tensor *op_pixel_shuffle_nhwc(Graph *g, Tensor *x, int r);
 
 /* Mean softmax cross-entropy of logits[B,K] against labels[B]; returns a [1] tensor. */
 Tensor *op_softmax_cross_entropy(Graph *g, Tensor *logits, const int *labels);

@@ -3,7 +3,7 @@
 
 typedef struct {
     Tensor *x, *y;
-    int r;
+    int r, nhwc;
 } PsCtx;
 
 /* Y[n, c, h*r+i, w*r+j] = X[n, c*r*r + i*r + j, h, w]. backward != 0 moves gradients
@@ -25,21 +25,59 @@ static void shuffle(const Tensor *x, const Tensor *y, int r, int backward) {
                     }
 }
 
-static void ps_backward(void *p) {
-    PsCtx *c = p;
-    shuffle(c->x, c->y, c->r, 1);
+/* Channels last: Y[n, h*r+i, w*r+j, c] = X[n, h, w, c*r*r + i*r + j]. */
+static void shuffle_nhwc(const Tensor *x, const Tensor *y, int r, int backward) {
+    int N = x->shape[0], H = x->shape[1], W = x->shape[2], Cr = x->shape[3];
+    int C = Cr / (r * r);
+#pragma omp parallel for schedule(static) if (N > 1) /* training batches: a sample per thread */
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < r; i++) {
+                size_t xo = ((size_t)n * H + h) * W * Cr + (size_t)i * r; /* X[n, h, 0, i*r] */
+                size_t yo = ((size_t)n * H * r + (size_t)h * r + i) * W * r * C; /* Y[n, h*r+i, 0, 0] */
+                if (C == 1) { /* a super-resolved image: rows of r values per LR pixel */
+                    for (int w = 0; w < W; w++)
+                        for (int j = 0; j < r; j++) {
+                            if (backward)
+                                x->grad[xo + (size_t)w * Cr + j] += y->grad[yo + (size_t)w * r + j];
+                            else
+                                y->data[yo + (size_t)w * r + j] = x->data[xo + (size_t)w * Cr + j];
+                        }
+                    continue;
+                }
+                for (int w = 0; w < W; w++)
+                    for (int j = 0; j < r; j++)
+                        for (int c = 0; c < C; c++) {
+                            size_t xat = xo + (size_t)w * Cr + j + (size_t)c * r * r;
+                            size_t yat = yo + ((size_t)w * r + j) * C + c;
+                            if (backward)
+                                x->grad[xat] += y->grad[yat];
+                            else
+                                y->data[yat] = x->data[xat];
+                        }
+            }
 }
 
-Tensor *op_pixel_shuffle(Graph *g, Tensor *x, int r) {
-    QAT_ASSERT(x->ndim == 4 && r >= 1 && x->shape[1] % (r * r) == 0);
+static void ps_backward(void *p) {
+    PsCtx *c = p;
+    (c->nhwc ? shuffle_nhwc : shuffle)(c->x, c->y, c->r, 1);
+}
+
+static Tensor *pixel_shuffle(Graph *g, Tensor *x, int r, int nhwc) {
+    int ca = nhwc ? 3 : 1; /* the channel axis */
+    QAT_ASSERT(x->ndim == 4 && r >= 1 && x->shape[ca] % (r * r) == 0);
     int grad = graph_needs_grad(g, x, NULL);
-    Tensor *y = graph_tensor4(g, grad, x->shape[0], x->shape[1] / (r * r), x->shape[2] * r,
-                              x->shape[3] * r);
-    shuffle(x, y, r, 0);
+    int N = x->shape[0], C = x->shape[ca] / (r * r), H = x->shape[nhwc ? 1 : 2] * r, W = x->shape[nhwc ? 2 : 3] * r;
+    Tensor *y = nhwc ? graph_tensor4(g, grad, N, H, W, C) : graph_tensor4(g, grad, N, C, H, W);
+    (nhwc ? shuffle_nhwc : shuffle)(x, y, r, 0);
     if (grad) {
         PsCtx *c = graph_alloc(g, sizeof *c);
-        *c = (PsCtx){x, y, r};
+        *c = (PsCtx){x, y, r, nhwc};
         graph_push(g, ps_backward, c);
     }
     return y;
 }
+
+Tensor *op_pixel_shuffle(Graph *g, Tensor *x, int r) { return pixel_shuffle(g, x, r, 0); }
+
+Tensor *op_pixel_shuffle_nhwc(Graph *g, Tensor *x, int r) { return pixel_shuffle(g, x, r, 1); }

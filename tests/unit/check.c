@@ -158,3 +158,13 @@ void check_write_file(const char *path, const void *data, size_t n) {
         exit(2);
     }
 }
+
+void check_to_channels_last(const float *src, float *dst, int N, int C, int HW, int back) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < HW; p++) {
+                size_t planes = ((size_t)n * C + c) * HW + p, last = ((size_t)n * HW + p) * C + c;
+                if (back) dst[planes] = src[last];
+                else dst[last] = src[planes];
+            }
+}

@@ -42,6 +42,9 @@ void check_dies_true(void (*fn)(const void *ctx), const void *ctx, int how,
 /* Writes n bytes to path (created or truncated); exits 2 when it cannot. */
 void check_write_file(const char *path, const void *data, size_t n);
 
+/* [N][C][HW] -> [N][HW][C] (channels last); back != 0: the inverse. */
+void check_to_channels_last(const float *src, float *dst, int N, int C, int HW, int back);
+
 #define CHECK(cond) check_true((cond), #cond, __FILE__, __LINE__)
 #define CHECK_CLOSE(a, b, tol) check_close((a), (b), (tol), 1e-7, #a " ~ " #b, __FILE__, __LINE__)
 #define CHECK_ARRAY(a, b, n, tol, what) check_array_close((a), (b), (n), (tol), 1e-3, (what), __FILE__, __LINE__)

@@ -322,6 +322,30 @@ static void test_pixel_shuffle(void) {
     fixture_free(&f);
 }
 
+/* The same fixture channels last: x and dy go in transposed, y and dx come back. */
+static void test_pixel_shuffle_nhwc(void) {
+    Fixture f;
+    fixture_load(&f, "fixtures/pixel_shuffle.bin");
+    const FixtureArray *xa = fixture_get(&f, "x"), *ya = fixture_get(&f, "y");
+    Graph g = new_graph(1);
+    int xs[4] = {xa->shape[0], xa->shape[2], xa->shape[3], xa->shape[1]};
+    Tensor *x = graph_tensor(&g, 1, 4, xs);
+    check_to_channels_last(xa->data, x->data, xa->shape[0], xa->shape[1], xa->shape[2] * xa->shape[3], 0);
+    Tensor *y = op_pixel_shuffle_nhwc(&g, x, 3);
+    CHECK(y->shape[0] == ya->shape[0] && y->shape[1] == ya->shape[2] && y->shape[2] == ya->shape[3] &&
+          y->shape[3] == ya->shape[1]);
+    float *back = malloc(x->size * sizeof(float)), *dy = malloc(y->size * sizeof(float));
+    check_to_channels_last(y->data, back, ya->shape[0], ya->shape[1], ya->shape[2] * ya->shape[3], 1);
+    check_ref(back, ya->data, y->size, "pixel_shuffle_nhwc: y");
+    check_to_channels_last(fixture_data(&f, "dy", y->size), dy, ya->shape[0], ya->shape[1], ya->shape[2] * ya->shape[3], 0);
+    run_tape(&g, y, dy);
+    check_to_channels_last(x->grad, back, xa->shape[0], xa->shape[1], xa->shape[2] * xa->shape[3], 1);
+    check_ref(back, fixture_data(&f, "dx", x->size), x->size, "pixel_shuffle_nhwc: dx");
+    free(back), free(dy);
+    graph_free(&g);
+    fixture_free(&f);
+}
+
 /* ---- losses ------------------------------------------------------------------------- */
 
 static void test_cross_entropy(void) {
@@ -492,6 +516,7 @@ int main(void) {
     test_embedding();
     test_layernorm();
     test_pixel_shuffle();
+    test_pixel_shuffle_nhwc();
     test_cross_entropy();
     test_mse();
     test_adamw();
