@@ -17,7 +17,7 @@ machine
 [ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
 
 # qat runs twice: with the default config (channels last, conv2 and conv3 as Winograd
-# F(4x4, 3x3)) and with model.winograd=false (NCHW, direct shifted-GEMM convs).
+# F(6x6, 3x3)) and with model.winograd=false (NCHW, direct shifted-GEMM convs).
 for q in no_quant lsq; do
     c_runs="" d_runs="" t_runs=""
     for r in $(seq "$rounds"); do

@@ -40,7 +40,7 @@ static const CfgField SCHEMA[] = {
      "normal: N(0, sqrt(2/(out k k))) conv1/conv2, N(0, 1e-3) conv3, zero biases; pytorch: PyTorch default"},
     {"model", "last_lr_scale", CFG_FLOAT, "0.1", "conv3's learning rate relative to training.lr"},
     {"model", "winograd", CFG_BOOL, "true",
-     "train channels last, conv2 and conv3 as Winograd F(4x4, 3x3) (false: NCHW direct convs; evaluation is direct)"},
+     "train channels last, conv2 and conv3 as Winograd F(6x6, 3x3) (false: NCHW direct convs; evaluation is direct)"},
     {"dataset", "root_dir", CFG_STRING, "data/sr", "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
     {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) and verify when missing"},
     {"dataset", "train_dir", CFG_STRING, "", "train on the .png/.bmp images of this folder instead of T91"},

@@ -1,7 +1,7 @@
 /* Conv2d: three ways of turning it into GEMMs.
- *  - Winograd F(4x4, 3x3) (nn/conv2d_winograd.c), channels last (op_conv2d_nhwc: ESPCN's
+ *  - Winograd F(6x6, 3x3) (nn/conv2d_winograd.c), channels last (op_conv2d_nhwc: ESPCN's
  *    training with model.winograd): 3x3 kernels, stride 1. Forward, dX and dW each take
- *    36 multiplications per 4x4 output tile instead of 144.
+ *    64 multiplications per 6x6 output tile instead of 324.
  *  - Shifted GEMMs ("implicit"; the other stride-1 convs with at least 16 input channels,
  *    ESPCN's inner layers): the input is zero-padded into planes of Hp x Wp, the output
  *    is computed on an extended map of Ho rows of Wp columns (the last Wp - Wo of each

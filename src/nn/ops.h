@@ -18,7 +18,7 @@ typedef enum { CONV_ACT_NONE, CONV_ACT_RELU, CONV_ACT_TANH } ConvAct;
 Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
 
 /* Channels last: x[N,H,W,C] -> y[N,Ho,Wo,O], w still [O,C,k,k]. The training path of
- * ESPCN (model.winograd): 3x3 stride-1 convs run as Winograd F(4x4, 3x3)
+ * ESPCN (model.winograd): 3x3 stride-1 convs run as Winograd F(6x6, 3x3)
  * (nn/conv2d_winograd.c), convs of a single input channel (whose NHWC input is its NCHW
  * one) as im2col + GEMM with a transposed output. Same values as op_conv2d_act up to the
  * Winograd rounding. */

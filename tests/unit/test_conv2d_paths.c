@@ -1,6 +1,6 @@
 /* op_conv2d's paths for stride 1 and >= 16 input channels (ESPCN's inner layers), which
  * the small PyTorch fixtures of test_ops_torch.c (<= 3 channels) do not reach: the
- * shifted GEMMs, and channels last (op_conv2d_nhwc) Winograd F(4x4, 3x3) for 3x3
+ * shifted GEMMs, and channels last (op_conv2d_nhwc) Winograd F(6x6, 3x3) for 3x3
  * kernels and im2col with a transposed output for one input channel. Forward, dX, dW, db
  * against a direct convolution in double, for "same" and "valid" padding, k = 3 and 5,
  * with and without bias and fused ReLU or tanh, one sample (the thread team inside each
@@ -19,8 +19,8 @@
 
 /* Errors against the double reference, relative to the array's largest value (float
  * sums of many terms: entries near zero carry the rounding of the whole sum). Winograd
- * F(4x4, 3x3) multiplies by transform coefficients up to 8 and 1/24 before summing, and
- * rounds about 3x more (7e-6 measured on ESPCN's conv2). */
+ * F(6x6, 3x3) multiplies by transform coefficients up to 32 and 1/90 before summing, and
+ * rounds about 4x more (8e-6 measured on ESPCN's conv2). */
 static double tolerance = 2e-6;
 
 /* least: a floor for the scale (tanh outputs: the pre-activations', whose rounding
