@@ -174,20 +174,29 @@ typedef struct {
     float *du;    /* [64][C][O] */
 } Work;
 
+/* The buffers of one thread, allocated here and zeroed by work_clear in the thread. */
 static Work work_of(Graph *gr, const Wino *g, int backward) {
     int cmax = g->C > g->O ? g->C : g->O;
     size_t xp_f = (size_t)g->Hp * g->Wp * g->C, yq_f = (size_t)TILE * TILE * g->tiles * g->O;
     Work k;
-    k.xp = arena_calloc(&gr->arena, xp_f * sizeof(float));
+    k.xp = graph_alloc(gr, xp_f * sizeof(float));
     k.dxp = backward ? graph_alloc(gr, xp_f * sizeof(float)) : NULL;
-    k.yq = backward ? arena_calloc(&gr->arena, yq_f * sizeof(float)) : graph_alloc(gr, yq_f * sizeof(float));
+    k.yq = graph_alloc(gr, yq_f * sizeof(float));
     k.db = graph_alloc(gr, (size_t)g->O * sizeof(float));
     k.T = 0;
     k.v = graph_alloc(gr, (size_t)NPOS * g->T * g->C * sizeof(float));
     k.m = graph_alloc(gr, (size_t)NPOS * g->T * g->O * sizeof(float));
     k.tmp = graph_alloc(gr, (size_t)WIN * g->Wp * cmax * sizeof(float));
-    k.du = backward ? arena_calloc(&gr->arena, (size_t)NPOS * g->C * g->O * sizeof(float)) : NULL;
+    k.du = backward ? graph_alloc(gr, (size_t)NPOS * g->C * g->O * sizeof(float)) : NULL;
     return k;
+}
+
+/* The zeros the steps rely on: xp's border, yq past the map (backward), dU's sums. */
+static void work_clear(const Wino *g, Work *k, int backward) {
+    memset(k->xp, 0, (size_t)g->Hp * g->Wp * g->C * sizeof(float));
+    if (!backward) return;
+    memset(k->yq, 0, (size_t)TILE * TILE * g->tiles * g->O * sizeof(float));
+    memset(k->du, 0, (size_t)NPOS * g->C * g->O * sizeof(float));
 }
 
 /* ---- steps of a chunk ---------------------------------------------------------------- */
@@ -321,6 +330,7 @@ float *winograd_forward(Graph *gr, const Tensor *x, const Tensor *w, const Tenso
     {
         int t = omp_get_thread_num(), n0 = g.N * t / nth, n1 = g.N * (t + 1) / nth;
         Work *k = &work[t];
+        work_clear(&g, k, 0);
         for (int c0 = n0; c0 < n1; c0 += g.S) {
             int ns = n1 - c0 < g.S ? n1 - c0 : g.S;
             k->T = ns * g.tiles;
@@ -346,6 +356,7 @@ void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor
     float *ut = NULL;
     if (dx) {
         ut = graph_alloc(gr, (size_t)NPOS * C * O * sizeof(float));
+#pragma omp parallel for schedule(static)
         for (int xi = 0; xi < NPOS; xi++)
             for (int c = 0; c < C; c++)
                 for (int o = 0; o < O; o++)
@@ -355,6 +366,7 @@ void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor
     {
         int t = omp_get_thread_num(), n0 = g.N * t / nth, n1 = g.N * (t + 1) / nth;
         Work *k = &work[t];
+        work_clear(&g, k, 1);
         for (int c0 = n0; c0 < n1; c0 += g.S) {
             int ns = n1 - c0 < g.S ? n1 - c0 : g.S, nt = ns * g.tiles;
             k->T = nt;

@@ -57,21 +57,35 @@ typedef struct {
     const float *target;
 } MseCtx;
 
+/* Elements per block of the loss sum: blocks are summed in parallel, then in order, so
+ * the loss does not depend on the thread count. */
+#define MSE_BLOCK 4096
+
 static void mse_backward(void *p) {
     MseCtx *c = p;
     float s = 2.0f * c->loss->grad[0] / (float)c->pred->size;
-    for (size_t i = 0; i < c->pred->size; i++) c->pred->grad[i] += s * (c->pred->data[i] - c->target[i]);
+    long n = (long)c->pred->size;
+#pragma omp parallel for schedule(static) if (n > 4 * MSE_BLOCK)
+    for (long i = 0; i < n; i++) c->pred->grad[i] += s * (c->pred->data[i] - c->target[i]);
 }
 
 Tensor *op_mse(Graph *g, Tensor *pred, const float *target) {
     int grad = graph_needs_grad(g, pred, NULL);
     int one = 1;
     Tensor *loss = graph_tensor(g, grad, 1, &one);
-    double total = 0.0;
-    for (size_t i = 0; i < pred->size; i++) {
-        double d = (double)pred->data[i] - target[i];
-        total += d * d;
+    long blocks = (long)((pred->size + MSE_BLOCK - 1) / MSE_BLOCK);
+    double *part = graph_alloc(g, (size_t)blocks * sizeof(double)), total = 0.0;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (long b = 0; b < blocks; b++) {
+        size_t i0 = (size_t)b * MSE_BLOCK, i1 = i0 + MSE_BLOCK < pred->size ? i0 + MSE_BLOCK : pred->size;
+        double sum = 0.0;
+        for (size_t i = i0; i < i1; i++) {
+            double d = (double)pred->data[i] - target[i];
+            sum += d * d;
+        }
+        part[b] = sum;
     }
+    for (long b = 0; b < blocks; b++) total += part[b];
     loss->data[0] = (float)(total / (double)pred->size);
     if (grad) {
         /* Own copy of the target, as for the labels above. */

@@ -26,7 +26,7 @@ void adamw_step(AdamW *opt, ParamList *params) {
         float lr = gr.lr * p->lr_scale;
         float *w = p->t.data, *gd = p->t.grad, *m = p->m, *v = p->v;
         long n = (long)p->t.size;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > 16384) /* a sqrt and a division per element */
         for (long i = 0; i < n; i++) {
             m[i] = b1 * m[i] + (1.0f - b1) * gd[i];
             v[i] = b2 * v[i] + (1.0f - b2) * gd[i] * gd[i];
