@@ -13,7 +13,9 @@
  * Evaluation on whole images of Set5, Set14, BSD100: PSNR on Y (metrics/psnr.h) of the
  * model and of bicubic upscaling.
  * Quant sites: conv1 (first; input unsigned, the image), conv2 (input signed: tanh),
- * conv3 (last; input signed: tanh). */
+ * conv3 (last; input signed: tanh).
+ * Speed: training runs channels last with conv2 and conv3 as Winograd F(6x6, 3x3) and
+ * tanh fused into the convs (model.winograd, the default; nn/conv2d_winograd.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
