@@ -16,6 +16,12 @@ machine
 # the same machine noise).
 [ $have_torch = 1 ] || echo "python3-torch not installed: PyTorch side skipped (make bench installs it)"
 
+# vs_torch LABEL QAT_LINE: the qat side against t_line (PyTorch), for quantizer q.
+vs_torch() {
+    awk -v c="$(echo "$2" | ms_of)" -v t="$(echo "$t_line" | ms_of)" -v q="$q" -v how="$1" \
+        'BEGIN { printf "espcn %s step: qat (%s) %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", q, how, c, t, t / c }'
+}
+
 # qat runs twice: with the default config (channels last, conv2 and conv3 as Winograd
 # F(6x6, 3x3)) and with model.winograd=false (NCHW, direct shifted-GEMM convs).
 for q in no_quant lsq; do
@@ -36,10 +42,7 @@ for q in no_quant lsq; do
     if [ $have_torch = 1 ]; then
         t_line=$(printf '%s' "$t_runs" | best)
         echo "PyTorch:      $t_line"
-        for side in "$c_line" "$d_line"; do
-            awk -v c="$(echo "$side" | ms_of)" -v t="$(echo "$t_line" | ms_of)" -v q="$q" \
-                -v how="$([ "$side" = "$c_line" ] && echo Winograd || echo direct)" \
-                'BEGIN { printf "espcn %s step: qat (%s) %.2f ms, PyTorch %.2f ms, qat is %.2fx faster\n", q, how, c, t, t / c }'
-        done
+        vs_torch Winograd "$c_line"
+        vs_torch direct "$d_line"
     fi
 done

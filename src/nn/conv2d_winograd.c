@@ -168,7 +168,7 @@ typedef struct {
     float *xp;    /* [Hp][Wp][C], zero outside the sample */
     float *dxp;   /* [Hp][Wp][C]: the gradient of xp */
     float *yq;    /* [6 th][6 tw][O]: the output tiles (backward: dY, zero outside the map) */
-    float *db;    /* [O]: one sample's bias gradient */
+    float *db;    /* [O]: one sample's bias gradient (backward) */
     float *m;     /* [64][T][O]: M or dM */
     float *tmp;   /* [8][Wp][max(C, O)]: one row of tiles after its first 1-D pass */
     float *du;    /* [64][C][O] */
@@ -182,7 +182,7 @@ static Work work_of(Graph *gr, const Wino *g, int backward) {
     k.xp = graph_alloc(gr, xp_f * sizeof(float));
     k.dxp = backward ? graph_alloc(gr, xp_f * sizeof(float)) : NULL;
     k.yq = graph_alloc(gr, yq_f * sizeof(float));
-    k.db = graph_alloc(gr, (size_t)g->O * sizeof(float));
+    k.db = backward ? graph_alloc(gr, (size_t)g->O * sizeof(float)) : NULL;
     k.T = 0;
     k.v = graph_alloc(gr, (size_t)NPOS * g->T * g->C * sizeof(float));
     k.m = graph_alloc(gr, (size_t)NPOS * g->T * g->O * sizeof(float));

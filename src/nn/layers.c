@@ -1,6 +1,5 @@
 #include "nn/layers.h"
 
-#include "core/error.h"
 #include "nn/conv2d_qin.h"
 
 #include <math.h>
@@ -81,7 +80,6 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
 
 Tensor *conv2d_act_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, int channels_last) {
     Tensor *b = c->b ? &c->b->t : NULL;
-    QAT_ASSERT(!channels_last || conv2d_nhwc_supported(c->in, c->k, c->stride));
     if (c->xq.q && !c->xq.capturing && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
         /* The input quantizer inside the conv's per-sample loops: no quantized copy. */
         Quantizer *q = quant_site_ready(&c->xq, x, x->shape[0], g->training);

@@ -35,19 +35,9 @@ static void shuffle_nhwc(const Tensor *x, const Tensor *y, int r, int backward) 
             for (int i = 0; i < r; i++) {
                 size_t xo = ((size_t)n * H + h) * W * Cr + (size_t)i * r; /* X[n, h, 0, i*r] */
                 size_t yo = ((size_t)n * H * r + (size_t)h * r + i) * W * r * C; /* Y[n, h*r+i, 0, 0] */
-                if (C == 1) { /* a super-resolved image: rows of r values per LR pixel */
+                for (int c = 0; c < C; c++) /* outermost: ESPCN's C = 1 runs along the rows */
                     for (int w = 0; w < W; w++)
                         for (int j = 0; j < r; j++) {
-                            if (backward)
-                                x->grad[xo + (size_t)w * Cr + j] += y->grad[yo + (size_t)w * r + j];
-                            else
-                                y->data[yo + (size_t)w * r + j] = x->data[xo + (size_t)w * Cr + j];
-                        }
-                    continue;
-                }
-                for (int w = 0; w < W; w++)
-                    for (int j = 0; j < r; j++)
-                        for (int c = 0; c < C; c++) {
                             size_t xat = xo + (size_t)w * Cr + j + (size_t)c * r * r;
                             size_t yat = yo + ((size_t)w * r + j) * C + c;
                             if (backward)
