@@ -4,8 +4,10 @@ BUILD_SAN  ?= build-sanitize
 JOBS       ?= 2
 QAT        := $(BUILD)/qat
 CTEST_ARGS ?= --output-on-failure
+# Threads of every test run (unit tests read OMP_NUM_THREADS, CLI tests pass it as --threads).
+TEST_THREADS ?= 2
 
-.PHONY: all deps build build-sanitize data run test test-sanitize bench fixtures clean
+.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench fixtures clean
 
 all: build
 
@@ -32,12 +34,29 @@ run: data
 	$(QAT) table --bits 4 --preset $(TABLE_PRESET) --models $(TABLE_MODELS) --threads 2
 
 test: data
-	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)
+	cd $(BUILD) && OMP_NUM_THREADS=$(TEST_THREADS) ctest $(CTEST_ARGS) -j $(JOBS)
+
+# The whole suite under each OpenBLAS kernel a machine of this kind may pick (AVX-512,
+# AVX2, generic) at 1 and 2 threads: tolerances must hold on every CPU, not on this one.
+# The Haswell runs also turn off qat's own AVX-512 kernels (QAT_NO_AVX512), as on an
+# AVX2-only CPU.
+MATRIX_CORES   ?= Haswell SkylakeX Prescott
+MATRIX_THREADS ?= 1 2
+test-matrix: data
+	@start=$$(date +%s); fails=""; \
+	for core in $(MATRIX_CORES); do for t in $(MATRIX_THREADS); do \
+		echo "=== OPENBLAS_CORETYPE=$$core, $$t thread(s)"; \
+		noavx=0; [ $$core = Haswell ] && noavx=1; \
+		( cd $(BUILD) && OPENBLAS_CORETYPE=$$core QAT_NO_AVX512=$$noavx OMP_NUM_THREADS=$$t ctest $(CTEST_ARGS) -j $(JOBS) ) \
+			|| fails="$$fails $$core/$$t"; \
+	done; done; \
+	echo "test-matrix: $$(( $$(date +%s) - start )) s"; \
+	if [ -n "$$fails" ]; then echo "test-matrix: failed for$$fails"; exit 1; fi
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: data build-sanitize
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest $(CTEST_ARGS) -j $(JOBS)
+		OMP_NUM_THREADS=$(TEST_THREADS) ctest $(CTEST_ARGS) -j $(JOBS)
 
 bench: data
 	@scripts/install_deps.sh python3-torch python3-numpy

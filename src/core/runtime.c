@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,7 +25,7 @@ void runtime_select_blas_kernel(char **argv) {
     if (getenv("OPENBLAS_CORETYPE")) return;
 #if defined(__x86_64__)
     const char *core = NULL;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+    if (runtime_has_avx512() && __builtin_cpu_supports("avx512bw"))
         core = "SkylakeX";
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         core = "Haswell";
@@ -34,6 +35,16 @@ void runtime_select_blas_kernel(char **argv) {
     /* exec failed: go on with whatever kernel OpenBLAS chose */
 #else
     (void)argv;
+#endif
+}
+
+int runtime_has_avx512(void) {
+#if defined(__x86_64__)
+    const char *off = getenv("QAT_NO_AVX512");
+    if (off && *off && strcmp(off, "0") != 0) return 0;
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
 #endif
 }
 

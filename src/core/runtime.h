@@ -10,6 +10,10 @@
  * itself. A value already set by the user is kept. Returns only when no re-exec happens. */
 void runtime_select_blas_kernel(char **argv);
 
+/* 1 when the CPU runs AVX-512F and QAT_NO_AVX512 is unset or "0". The variable lets an
+ * AVX-512 machine run the AVX2 paths of a machine without it (make test-matrix). */
+int runtime_has_avx512(void);
+
 /* threads <= 0: use every core. Returns the thread count in force. */
 int runtime_init(int threads);
 int runtime_threads(void);

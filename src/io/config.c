@@ -434,10 +434,17 @@ static void apply_section(ConfigGrid *g, yaml_document_t *doc, const char *secti
 
 static void apply_document(ConfigGrid *g, yaml_document_t *doc, const Origin *o) {
     yaml_node_t *root = yaml_document_get_root_node(doc);
-    if (!root || is_null_scalar(root)) return; /* empty file: nothing to merge */
+    /* A file that sets nothing is almost surely the wrong file: say so instead of
+     * training with the defaults. */
+    if (!root || is_null_scalar(root))
+        qat_die("config file '%s' is empty (no YAML content besides comments); expected a mapping of "
+                "sections (model:, training:, ...)", o->path);
     if (root->type != YAML_MAPPING_NODE)
         die_at(o, root->start_mark.line,
                "expected a mapping of sections (model:, training:, ...), got %s", node_kind(root));
+    if (root->data.mapping.pairs.start == root->data.mapping.pairs.top)
+        qat_die("config file '%s' is an empty mapping ({}); expected sections (model:, training:, ...)",
+                o->path);
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);

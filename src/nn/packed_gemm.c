@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/runtime.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -16,7 +17,7 @@
 
 static int use_kernel(int N) {
 #if HAVE_AVX512_KERNEL
-    return N % PANEL == 0 && __builtin_cpu_supports("avx512f");
+    return N % PANEL == 0 && runtime_has_avx512();
 #else
     (void)N;
     return 0;

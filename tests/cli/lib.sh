@@ -1,6 +1,8 @@
 # Helpers for the CLI tests: run qat, expect a failure with a message, count results.
 set -u
 QAT=${QAT_BIN:?QAT_BIN must point to the qat binary}
+# The thread count of every run (make test-matrix runs the suite at 1 and 2).
+THREADS=${OMP_NUM_THREADS:-2}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 passed=0

@@ -11,6 +11,10 @@ expect_error "bad seed" "--seed" train --model simple_cnn --seed abc
 expect_error "flag without value" "needs a value" train --model
 expect_error "cuda device" "--device cuda" train --model simple_cnn --device cuda --output-dir "$TMP/runs"
 expect_error "missing config file" "nope.yml" train --model simple_cnn --model-config "$TMP/nope.yml"
+: > "$TMP/empty.yml"
+expect_error "empty config file" "config file '$TMP/empty.yml' is empty" train --model simple_cnn --model-config "$TMP/empty.yml"
+printf '# nothing here\n' > "$TMP/comments.yml"
+expect_error "comment-only quantizer config" "comments.yml' is empty" train --model simple_cnn --quantizer lsq --quantizer-config "$TMP/comments.yml"
 
 cat > "$TMP/typo.yml" <<'YML'
 training:

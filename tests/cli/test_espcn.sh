@@ -15,7 +15,7 @@ bmp() {
       le32 0; le32 "$size"; le32 2835; le32 2835; le32 0; le32 0; head -c "$size" /dev/zero | tr '\0' '\200'; } > "$f"
 }
 set5=${QAT_DATA_DIR:-data}/sr/Set5
-quick=(--threads 2 --set evaluation.sets=set5 --set training.batch_size=16 --set training.epochs=1)
+quick=(--threads "$THREADS" --set evaluation.sets=set5 --set training.batch_size=16 --set training.epochs=1)
 
 # A corrupt PNG (cut short) among good images.
 mkdir -p "$TMP/corrupt"
@@ -51,7 +51,7 @@ expect_error "unknown test set" "unknown test set 'set6'" train --model espcn "$
     --set evaluation.sets=set5,set6 --output-dir "$TMP/o"
 
 # A short run on 512 real T91 patches: the loss falls, every key is in result.json.
-short=(--threads 2 --set dataset.train_limit=512 --set training.batch_size=32 --set training.epochs=3
+short=(--threads "$THREADS" --set dataset.train_limit=512 --set training.batch_size=32 --set training.epochs=3
        --set training.lr_decay_at=0 --set training.eval_every=3 --set evaluation.sets=set5,set14)
 "$QAT" train --model espcn "${short[@]}" --set evaluation.save_images="$TMP/img" --output-dir "$TMP/a" > "$TMP/a.log" 2>&1
 check "short run exits 0" test $? -eq 0

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 small=(--set dataset.train_limit=6000 --set dataset.test_limit=1000 --set training.batch_size=100
-       --set training.lr=0.01 --threads 2)
+       --set training.lr=0.01 --threads "$THREADS")
 acc_of() { grep -o '"accuracy": *[0-9.e-]*' "$1" | grep -o '[0-9.e-]*$'; }
 
 "$QAT" train --model simple_cnn "${small[@]}" --set training.epochs=2 --output-dir "$TMP/fp" > "$TMP/fp.log" 2>&1

@@ -3,7 +3,7 @@
 # invocation reuses every cell, a failing cell is reported while the others still run.
 . "$(dirname "$0")/lib.sh"
 
-"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads 2 > "$TMP/first.log" 2>&1
+"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads "$THREADS" > "$TMP/first.log" 2>&1
 check "first table run exits 0" test $? -eq 0
 for ext in md csv json svg; do check "table_4bit.$ext written" test -s "$TMP/t/table_4bit.$ext"; done
 check "JSON has the documented keys" grep -q '"bits": 4, "preset": "quick", "metric": {"simple_cnn": "accuracy"}, "absolute"' "$TMP/t/table_4bit.json"
@@ -14,7 +14,7 @@ check "SVG is an svg document" grep -q '^<svg ' "$TMP/t/table_4bit.svg"
 
 # Resume: everything is reused, nothing retrains.
 start=$(date +%s)
-"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads 2 > "$TMP/second.log" 2>&1
+"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads "$THREADS" > "$TMP/second.log" 2>&1
 check "second run reuses both cells" test "$(grep -c 'reused' "$TMP/second.log")" -eq 2
 check "second run takes seconds" test $(( $(date +%s) - start )) -le 5
 
@@ -29,7 +29,7 @@ check "the cell's command reproduces its value ($want vs $got)" awk -v a="$want"
 ckpt=$(ls "$TMP"/t/simple_cnn_no_quant/*/model.ckpt)
 rm -f "$TMP"/t/simple_cnn_lsq/*/result.json
 printf 'garbage' > "$ckpt"
-"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads 2 > "$TMP/fail.log" 2>&1 && rc=0 || rc=$?
+"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads "$THREADS" > "$TMP/fail.log" 2>&1 && rc=0 || rc=$?
 check "a failed cell makes the exit status 1" test "$rc" -eq 1
 check "the failure is reported with its cause" grep -q 'FAILED: checkpoint' "$TMP/fail.log"
 check "the table marks the cell failed" grep -q '| LSQ | failed |' "$TMP/t/table_4bit.md"

@@ -33,7 +33,7 @@ mk_split "$src/train" 200 1
 mk_split "$src/test" 100 2
 
 tiny=(--set dataset.path="$src" --set model.embedding_dim=16 --set model.hidden_size=16
-      --set training.batch_size=16 --set training.lr=0.01 --threads 2)
+      --set training.batch_size=16 --set training.lr=0.01 --threads "$THREADS")
 num_of() { grep -o "\"$1\": *[0-9.e-]*" "$2" | grep -o '[0-9.e-]*$'; }
 
 "$QAT" train --model lstm "${tiny[@]}" --set training.epochs=3 --output-dir "$TMP/fp" > "$TMP/fp.log" 2>&1

@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 # 80 users, 40 items, user u starts at item u % 40 + 1 and walks 15..24 steps.
 awk 'BEGIN { for (u = 1; u <= 80; u++) { n = 15 + u % 10; for (k = 0; k < n; k++) print u, (u + k) % 40 + 1 } }' > "$TMP/log.txt"
 small=(--set dataset.path="$TMP/log.txt" --set dataset.eval_negatives=20 --set model.hidden_size=16
-       --set model.num_heads=2 --set model.max_seq_len=20 --set training.batch_size=16 --set training.lr=0.01 --threads 2)
+       --set model.num_heads=2 --set model.max_seq_len=20 --set training.batch_size=16 --set training.lr=0.01 --threads "$THREADS")
 num() { grep -o "\"$2\": *[0-9.e-]*" "$1" | grep -o '[0-9.e-]*$'; }
 
 "$QAT" train --model sasrec "${small[@]}" --set training.epochs=30 --set training.eval_every=10 \

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 small=(--set dataset.train_limit=6000 --set dataset.test_limit=1000 --set training.batch_size=100 --set training.lr=0.01
-       --set training.epochs=2 --threads 2)
+       --set training.epochs=2 --threads "$THREADS")
 "$QAT" train --model simple_cnn "${small[@]}" --output-dir "$TMP/a" > "$TMP/a.log" 2>&1
 check "first run exits 0" test $? -eq 0
 result=$(ls "$TMP"/a/simple_cnn_no_quant/*/result.json 2>/dev/null | head -1)

@@ -235,14 +235,12 @@ static void test_load(void) {
     CHECK(!strcmp(source_of(&g, "model", "name"), "default"));
     config_grid_free(&c);
 
-    /* Empty files, a lone `---`, and null sections merge nothing. */
+    /* Null and empty sections merge nothing (files that set nothing at all are errors:
+     * test_errors). */
     uint64_t before;
     config_grid_get(&g, 0, &c);
     before = config_hash(&c);
     config_grid_free(&c);
-    config_grid_load_file(&g, temp_yaml(""));
-    config_grid_load_file(&g, temp_yaml("# only a comment\n"));
-    config_grid_load_file(&g, temp_yaml("---\n"));
     config_grid_load_file(&g, temp_yaml("model:\ndataset: ~\ntraining: {}\n"));
     config_grid_get(&g, 0, &c);
     CHECK(config_hash(&c) == before);
@@ -527,6 +525,21 @@ static void test_errors(void) {
     EXPECT_LOAD_DIES("training:\n  lr: [0.1, 1e-1]\n", 2,
                      "'training.lr' lists the value '0.1' twice");
     EXPECT_LOAD_DIES("- training\n- model\n", 1, "expected a mapping of sections");
+    EXPECT_LOAD_DIES("42\n", 1, "expected a mapping of sections", "got a value");
+    /* Files that set nothing: the wrong file, most likely. */
+    const char *nothing[] = {"", "# only a comment\n\n", "---\n", "~\n", "\n\n  \n"};
+    for (int i = 0; i < 5; i++) {
+        const char *p = temp_yaml(nothing[i]);
+        char want[160];
+        snprintf(want, sizeof want, "qat: error: config file '%s' is empty", p);
+        CHECK_DIES(child_load, p, want, "expected a mapping of sections");
+    }
+    {
+        const char *p = temp_yaml("{}\n");
+        char want[160];
+        snprintf(want, sizeof want, "qat: error: config file '%s' is an empty mapping", p);
+        CHECK_DIES(child_load, p, want);
+    }
     EXPECT_LOAD_DIES("model: {}\ntraining: 5\n", 2,
                      "section 'training' must be a mapping of key: value, got the value '5'");
     EXPECT_LOAD_DIES("training:\n  lr: 1\n  epochs: 2\n  lr: 2\n", 4,
