@@ -12,5 +12,6 @@ const char *flag_value(int argc, char **argv, int *i, const char *name);
 /* Dies unless s names one of the NULL-terminated choices. */
 void flag_check_choice(const char *flag, const char *s, const char *const *choices);
 long flag_parse_long(const char *flag, const char *s, long lo, long hi);
+double flag_parse_double(const char *flag, const char *s, double lo, double hi);
 
 #endif

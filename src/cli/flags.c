@@ -34,3 +34,12 @@ long flag_parse_long(const char *flag, const char *s, long lo, long hi) {
         qat_die("%s: '%s' is not a whole number in %ld..%ld", flag, s, lo, hi);
     return v;
 }
+
+double flag_parse_double(const char *flag, const char *s, double lo, double hi) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        qat_die("%s: '%s' is not a number in %g..%g", flag, s, lo, hi);
+    return v;
+}

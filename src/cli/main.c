@@ -12,7 +12,6 @@ static const char USAGE[] =
     "Commands:\n"
     "  train    train or quantize one model (qat train --help)\n"
     "  table    fill the results table: methods x models at B bits (qat table --help)\n"
-    "  table    fill the results table: methods x models at B bits (qat table --help)\n"
     "  fetch    set up a dataset in data/, checked against its sha256 (qat fetch --help)\n"
     "\n"
     "Environment: QAT_DATA_DIR (data root, default data), QAT_DATA_MIRROR (local copy of the\n"

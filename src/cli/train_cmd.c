@@ -28,9 +28,17 @@ static const char USAGE[] =
     "  --output-dir DIR             run store root (default runs)\n"
     "  --set section.key=VALUE      override a config value; repeatable; a YAML list\n"
     "                               such as [2,4,8] makes a grid axis\n"
+    "  --save-every SECONDS         write the resume state at least this often within an\n"
+    "                               epoch (default 300; it is also written after every epoch)\n"
+    "  --no-resume                  start over: ignore the run's resume state and its result\n"
     "\n"
     "A list in a YAML config where a single value is expected is a grid: every\n"
-    "combination runs as its own run. Same seed and thread count give the same metrics.\n";
+    "combination runs as its own run. Same seed and thread count give the same metrics.\n"
+    "\n"
+    "Running the same command again continues a run that was stopped (kill, power loss,\n"
+    "Ctrl-C) from its last resume state, with the metrics an uninterrupted run gives, and\n"
+    "reuses a run that finished with the same threads. Ctrl-C or SIGTERM saves the state and\n"
+    "exits 130 or 143; a second Ctrl-C quits at once.\n";
 
 int cmd_train(int argc, char **argv) {
     TrainOptions o = {0};
@@ -39,6 +47,7 @@ int cmd_train(int argc, char **argv) {
     o.device = "cpu";
     o.logging_backend = "none";
     o.output_dir = "runs";
+    o.save_every = 300.0;
     long threads = 0;
     static const char *const devices[] = {"cpu", "cuda", NULL};
     static const char *const backends[] = {"none", "mlflow", NULL};
@@ -73,6 +82,10 @@ int cmd_train(int argc, char **argv) {
             threads = flag_parse_long("--threads", v, 1, 1024);
         } else if ((v = flag_value(argc, argv, &i, "--output-dir"))) {
             o.output_dir = v;
+        } else if (strcmp(argv[i], "--no-resume") == 0) {
+            o.no_resume = 1;
+        } else if ((v = flag_value(argc, argv, &i, "--save-every"))) {
+            o.save_every = flag_parse_double("--save-every", v, 0.0, 1e9);
         } else if ((v = flag_value(argc, argv, &i, "--set"))) {
             if (o.nsets == TRAIN_MAX_SETS) qat_die("too many --set flags (at most %d)", TRAIN_MAX_SETS);
             o.sets[o.nsets++] = v;
@@ -82,6 +95,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (!o.model) qat_die("qat train needs --model (see qat train --help)");
     runtime_init((int)threads);
+    runtime_catch_stops();
     experiment_train(&o);
     return 0;
 }

@@ -16,6 +16,11 @@
 /* Prints "qat: error: <message>" to stderr and exits with status 1. */
 QAT_NORETURN void qat_die(const char *fmt, ...) QAT_PRINTF(1, 2);
 
+/* For fuzz harnesses: a hook that replaces the message and the exit (it must not return:
+ * it longjmps back to the harness). NULL restores the default. */
+typedef void (*QatDieHook)(const char *message);
+void qat_set_die_hook(QatDieHook hook);
+
 /* Allocation that never returns NULL (dies with a clear message instead). */
 void *qat_malloc(size_t bytes);
 void *qat_calloc(size_t count, size_t size);

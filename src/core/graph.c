@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,36 +15,48 @@ void graph_init(Graph *g, uint64_t seed) {
 void graph_free(Graph *g) {
     arena_free(&g->arena);
     free(g->nodes);
+    free(g->watched);
     memset(g, 0, sizeof *g);
 }
 
 void graph_reset(Graph *g) {
     arena_reset(&g->arena);
     g->n = 0;
+    g->nwatched = 0;
+    g->scope = NULL;
 }
 
 void *graph_alloc(Graph *g, size_t bytes) { return arena_alloc(&g->arena, bytes); }
 
-Tensor *graph_tensor(Graph *g, int with_grad, int ndim, const int *shape) {
+static void watch(Graph *g, const Tensor *t, const char *op) {
+    if (g->nwatched == g->capwatched) {
+        g->capwatched = g->capwatched ? 2 * g->capwatched : 256;
+        g->watched = qat_realloc(g->watched, (size_t)g->capwatched * sizeof *g->watched);
+    }
+    g->watched[g->nwatched++] = (WatchedTensor){t, op, g->scope};
+}
+
+Tensor *graph_tensor_at(Graph *g, int with_grad, int ndim, const int *shape, const char *op) {
     QAT_ASSERT(ndim >= 1 && ndim <= QAT_MAX_DIMS);
     Tensor *t = arena_alloc(&g->arena, sizeof *t);
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->size = shape_size(ndim, shape);
-    t->data = arena_alloc(&g->arena, t->size * sizeof(float));
-    t->grad = (with_grad && g->training) ? arena_calloc(&g->arena, t->size * sizeof(float)) : NULL;
+    size_t bytes = t->size * sizeof(float);
+    t->data = g->watch ? arena_calloc(&g->arena, bytes) : arena_alloc(&g->arena, bytes);
+    t->grad = (with_grad && g->training) ? arena_calloc(&g->arena, bytes) : NULL;
+    if (g->watch) watch(g, t, op);
     return t;
 }
 
-Tensor *graph_tensor2(Graph *g, int with_grad, int a, int b) {
-    int s[2] = {a, b};
-    return graph_tensor(g, with_grad, 2, s);
-}
-
-Tensor *graph_tensor4(Graph *g, int with_grad, int a, int b, int c, int d) {
-    int s[4] = {a, b, c, d};
-    return graph_tensor(g, with_grad, 4, s);
+const WatchedTensor *graph_first_nonfinite(const Graph *g) {
+    for (int i = 0; i < g->nwatched; i++) {
+        const Tensor *t = g->watched[i].t;
+        for (size_t k = 0; k < t->size; k++)
+            if (!isfinite(t->data[k])) return &g->watched[i];
+    }
+    return NULL;
 }
 
 Tensor *graph_input(Graph *g, float *data, int ndim, const int *shape) {

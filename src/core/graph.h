@@ -18,12 +18,25 @@ typedef struct {
     void *ctx;
 } TapeNode;
 
+/* A tensor the graph made, with the op that made it, in watch mode. */
+typedef struct {
+    const Tensor *t;
+    const char *op;    /* the function that allocated it ("op_conv2d_act") */
+    const char *scope; /* the layer whose quant site ran last (graph_set_scope) */
+} WatchedTensor;
+
 typedef struct {
     Arena arena;
     TapeNode *nodes;
     int n, cap;
     int training; /* 1: record the tape, make gradient buffers, dropout on */
     Rng rng;      /* per-run stream for dropout keys */
+    /* Watch mode (a diverged batch run again to find where): every tensor made is
+     * listed, zeroed at birth so that an op's unwritten scratch reads as finite. */
+    int watch;
+    const char *scope;
+    WatchedTensor *watched;
+    int nwatched, capwatched;
 } Graph;
 
 void graph_init(Graph *g, uint64_t seed);
@@ -31,10 +44,19 @@ void graph_free(Graph *g);
 /* Drop the tape and every per-step allocation. */
 void graph_reset(Graph *g);
 
-/* A new arena tensor; a zeroed gradient buffer when with_grad and training. */
-Tensor *graph_tensor(Graph *g, int with_grad, int ndim, const int *shape);
-Tensor *graph_tensor2(Graph *g, int with_grad, int a, int b);
-Tensor *graph_tensor4(Graph *g, int with_grad, int a, int b, int c, int d);
+/* A new arena tensor; a zeroed gradient buffer when with_grad and training. op: the
+ * calling function, which the graph_tensor macros pass. */
+Tensor *graph_tensor_at(Graph *g, int with_grad, int ndim, const int *shape, const char *op);
+#define graph_tensor(g, with_grad, ndim, shape) graph_tensor_at((g), (with_grad), (ndim), (shape), __func__)
+#define graph_tensor2(g, with_grad, a, b) graph_tensor_at((g), (with_grad), 2, (const int[]){(a), (b)}, __func__)
+#define graph_tensor4(g, with_grad, a, b, c, d) \
+    graph_tensor_at((g), (with_grad), 4, (const int[]){(a), (b), (c), (d)}, __func__)
+/* Watch mode: names the layer the next tensors belong to (a quant site's layer). */
+static inline void graph_set_scope(Graph *g, const char *layer) {
+    if (g->watch) g->scope = layer;
+}
+/* Watch mode: the first listed tensor with a NaN or infinity, or NULL. */
+const WatchedTensor *graph_first_nonfinite(const Graph *g);
 /* A tensor wrapping caller memory (an input batch): no gradient. */
 Tensor *graph_input(Graph *g, float *data, int ndim, const int *shape);
 /* A view of x with another shape, sharing data and gradient. */

@@ -1,6 +1,7 @@
 #include "core/runtime.h"
 
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,33 @@ int runtime_init(int threads) {
 }
 
 int runtime_threads(void) { return g_threads; }
+
+static volatile sig_atomic_t g_stop_signal, g_defer_stops;
+
+static void on_stop_signal(int sig) {
+    if (!g_defer_stops || g_stop_signal) _exit(128 + sig);
+    g_stop_signal = sig;
+    static const char msg[] = "\nqat: stopping: saving the resume state (interrupt again to quit at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+void runtime_catch_stops(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void runtime_defer_stops(int on) {
+    g_defer_stops = on;
+    if (!on && g_stop_signal) _exit(128 + g_stop_signal);
+}
+
+int runtime_stop_requested(void) { return g_stop_signal; }
 
 double runtime_now(void) {
     struct timespec ts;

@@ -17,6 +17,16 @@ int runtime_has_avx512(void);
 /* threads <= 0: use every core. Returns the thread count in force. */
 int runtime_init(int threads);
 int runtime_threads(void);
+/* Stop requests (SIGINT, SIGTERM). runtime_catch_stops() installs the handlers. While
+ * stops are deferred (runtime_defer_stops(1): a run with state worth saving), the first
+ * signal only sets a flag that the training and calibration loops poll, so the run can
+ * save its resume state and exit 128 + signal; a second one, or any signal while stops
+ * are not deferred, exits 128 + signal at once. */
+void runtime_catch_stops(void);
+void runtime_defer_stops(int on);
+/* 0, or the signal that asked to stop. */
+int runtime_stop_requested(void);
+
 /* Seconds since an arbitrary start, monotonic. */
 double runtime_now(void);
 

@@ -1,10 +1,11 @@
 /* Checkpoints: every parameter of a model (quantizer parameters included) by name and
- * shape, with the model name, in a binary file ending in a checksum, so a truncated or
- * corrupt file is detected. Written atomically. */
+ * shape, with the model name and the resolved config, in a tensor file (io/tensor_file.h):
+ * a truncated or corrupt file is detected, and it is written atomically. */
 #ifndef QAT_IO_CHECKPOINT_H
 #define QAT_IO_CHECKPOINT_H
 
 #include "core/param.h"
+#include "io/tensor_file.h"
 
 /* Saves params; `meta` is free text stored with it (the resolved config YAML). */
 void checkpoint_save(const char *path, const char *model_name, const ParamList *params,

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -440,6 +441,18 @@ static void item_path(const MlflowRun *r, const char *folder, const char *key, c
 }
 
 MlflowRun *mlflow_run_start(const char *root_in, const char *experiment, const char *run_name) {
+    return mlflow_run_continue(root_in, experiment, run_name, NULL, 0);
+}
+
+/* Removes a folder tree (the metrics of a continued run, replayed from its history). */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT) qat_die("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+MlflowRun *mlflow_run_continue(const char *root_in, const char *experiment, const char *run_name,
+                               const char *run_id, long long start_ms) {
     if (!experiment || !*experiment) qat_die("MLflow experiment name is empty");
     int fresh = !file_exists(root_in);
     make_dirs(root_in);
@@ -495,7 +508,21 @@ MlflowRun *mlflow_run_start(const char *root_in, const char *experiment, const c
     }
     while (strlen(loc) > 1 && loc[strlen(loc) - 1] == '/') loc[strlen(loc) - 1] = '\0';
 
-    for (int tries = 0;; tries++) {
+    int continued = 0;
+    if (run_id && *run_id) {
+        /* The same run again: its folder if it is still there, else a new one by that id. */
+        if (strlen(run_id) != 32 || strspn(run_id, "0123456789abcdef") != 32)
+            qat_die("MLflow run id '%s' is not 32 hex digits", run_id);
+        sfmt(r->run_id, sizeof r->run_id, "%s", run_id);
+        join(r->dir, sizeof r->dir, exp_dir, r->run_id);
+        mkdir_one(r->dir);
+        char metrics[ML_PATH];
+        join(metrics, sizeof metrics, r->dir, "metrics");
+        if (file_exists(metrics) && nftw(metrics, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+            qat_die("cannot clear %s: %s", metrics, strerror(errno));
+        continued = 1;
+    }
+    for (int tries = 0; !continued; tries++) {
         new_run_id(r->run_id);
         join(r->dir, sizeof r->dir, exp_dir, r->run_id);
         if (mkdir(r->dir, 0777) == 0) break;
@@ -508,7 +535,7 @@ MlflowRun *mlflow_run_start(const char *root_in, const char *experiment, const c
         sfmt(r->artifact_dir, sizeof r->artifact_dir, "%s", local);
     sfmt(r->run_name, sizeof r->run_name, "%s", run_name && *run_name ? run_name : r->run_id);
     get_user(r->user, sizeof r->user);
-    r->start_ms = now_ms();
+    r->start_ms = continued && start_ms > 0 ? start_ms : now_ms();
 
     const char *subs[] = {"metrics", "params", "tags", "artifacts"};
     for (int i = 0; i < 4; i++) {
@@ -562,12 +589,16 @@ static void fmt_double(double v, char *out, size_t cap) {
 }
 
 void mlflow_log_metric(MlflowRun *r, const char *key, double value, long step) {
+    mlflow_log_metric_at(r, key, value, step, now_ms());
+}
+
+void mlflow_log_metric_at(MlflowRun *r, const char *key, double value, long step, long long ts_ms) {
     char path[ML_PATH], num[40];
     item_path(r, "metrics", key, path, sizeof path);
     fmt_double(value, num, sizeof num);
     FILE *f = fopen(path, "ab");
     if (!f) qat_die("cannot write %s: %s", path, strerror(errno));
-    int bad = fprintf(f, "%lld %s %ld\n", now_ms(), num, step) < 0;
+    int bad = fprintf(f, "%lld %s %ld\n", ts_ms, num, step) < 0;
     if (fclose(f) != 0 || bad) qat_die("cannot write %s: %s", path, strerror(errno));
 }
 
@@ -598,10 +629,12 @@ void mlflow_log_artifact_file(MlflowRun *r, const char *src_path, const char *na
     atomic_file_commit(&af);
 }
 
-void mlflow_run_end(MlflowRun *r, int ok) {
-    write_run_meta(r, ok ? MLFLOW_FINISHED : MLFLOW_FAILED, now_ms(), 0);
+void mlflow_run_end(MlflowRun *r, int status) {
+    write_run_meta(r, status, now_ms(), 0);
     free(r);
 }
+
+long long mlflow_run_start_ms(const MlflowRun *r) { return r->start_ms; }
 
 const char *mlflow_run_id(const MlflowRun *r) { return r->run_id; }
 const char *mlflow_experiment_id(const MlflowRun *r) { return r->exp_id; }

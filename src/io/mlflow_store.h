@@ -24,7 +24,7 @@
 typedef struct MlflowRun MlflowRun;
 
 /* MLflow run status codes, as stored in meta.yaml. */
-enum { MLFLOW_RUNNING = 1, MLFLOW_FINISHED = 3, MLFLOW_FAILED = 4 };
+enum { MLFLOW_RUNNING = 1, MLFLOW_FINISHED = 3, MLFLOW_FAILED = 4, MLFLOW_KILLED = 5 };
 
 /* The tracking directory from MLFLOW_TRACKING_URI ("file:///abs", "file:rel" or a plain
  * path); "./mlruns" when unset. Dies on a non-file URI (http:, sqlite:...). */
@@ -33,15 +33,23 @@ void mlflow_tracking_root(char *out, size_t cap);
 /* Opens (creating if needed) the root and the experiment named `experiment`, and creates a
  * RUNNING run named `run_name` with the usual mlflow.* tags. */
 MlflowRun *mlflow_run_start(const char *root, const char *experiment, const char *run_name);
+/* The same, continuing the run run_id (a resumed run): RUNNING again, its start time kept,
+ * its metrics cleared so that the caller replays them from its history. run_id NULL: a
+ * new run. */
+MlflowRun *mlflow_run_continue(const char *root, const char *experiment, const char *run_name,
+                               const char *run_id, long long start_ms);
 void mlflow_log_param(MlflowRun *r, const char *key, const char *value);
 void mlflow_log_metric(MlflowRun *r, const char *key, double value, long step);
+/* With a given timestamp (ms since the epoch). */
+void mlflow_log_metric_at(MlflowRun *r, const char *key, double value, long step, long long ts_ms);
 void mlflow_set_tag(MlflowRun *r, const char *key, const char *value);
 /* Copies a file into the run's artifacts (name: path inside artifacts/). Skipped when the
  * experiment's artifact location is not a local file: URI. */
 void mlflow_log_artifact_file(MlflowRun *r, const char *src_path, const char *name);
 void mlflow_log_artifact_text(MlflowRun *r, const char *name, const char *text);
-/* Marks the run FINISHED (ok) or FAILED, sets end_time, frees r. */
-void mlflow_run_end(MlflowRun *r, int ok);
+/* Sets the run's status (MLFLOW_FINISHED, _FAILED, _KILLED) and end_time, frees r. */
+void mlflow_run_end(MlflowRun *r, int status);
+long long mlflow_run_start_ms(const MlflowRun *r);
 
 const char *mlflow_run_id(const MlflowRun *r);
 const char *mlflow_experiment_id(const MlflowRun *r);

@@ -5,7 +5,7 @@
  *   metrics.csv  "step,key,value" header, one row per logged metric, flushed at each row
  *   result.json  written atomically by run_store_finish(), last: its presence means done
  * Opening a run folder that holds an older run removes its result.json first, so a rerun
- * that dies does not look finished.
+ * that dies does not look finished. A resumed run rewrites metrics.csv from its history.
  *
  * With MLflow on, every config entry with a value is logged as a param "section.key"
  * (keys pass through mlflow_sanitize_key), metrics go to both places, and at finish
@@ -22,18 +22,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/mlflow_store.h"
 
+#include <jansson.h>
+
 struct RunStore {
     char dir[1024];
     char metrics_path[1100];
     FILE *metrics;
     MlflowRun *ml;
+    MetricHistory history;
 };
+
+static long long wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void metric_history_add(MetricHistory *h, const char *key, double value, long step, long long ts_ms) {
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 64;
+        h->items = qat_realloc(h->items, (size_t)h->cap * sizeof *h->items);
+    }
+    h->items[h->n++] = (MetricRecord){qat_strdup(key), value, step, ts_ms};
+}
+
+void metric_history_free(MetricHistory *h) {
+    for (int i = 0; i < h->n; i++) free(h->items[i].key);
+    free(h->items);
+    memset(h, 0, sizeof *h);
+}
+
+static void write_metric_row(RunStore *rs, const MetricRecord *r);
 
 static void check_name(const char *what, const char *s) {
     if (!s || !*s) qat_die("run store: the %s name is empty", what);
@@ -59,9 +85,12 @@ RunStore *run_store_open(const RunStoreOptions *opt, const Config *cfg) {
     make_dirs(rs->dir);
 
     char path[1100];
-    run_store_path(rs, "result.json", path, sizeof path);
-    if (unlink(path) != 0 && errno != ENOENT)
-        qat_die("cannot remove %s: %s", path, strerror(errno));
+    const char *stale[] = {"result.json", "interrupted"};
+    for (int i = 0; i < 2; i++) {
+        run_store_path(rs, stale[i], path, sizeof path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            qat_die("cannot remove %s: %s", path, strerror(errno));
+    }
 
     run_store_path(rs, "config.yml", path, sizeof path);
     AtomicFile af;
@@ -78,7 +107,8 @@ RunStore *run_store_open(const RunStoreOptions *opt, const Config *cfg) {
     if (opt->mlflow) {
         char root[1024];
         mlflow_tracking_root(root, sizeof root);
-        rs->ml = mlflow_run_start(root, opt->experiment, opt->run_name);
+        rs->ml = mlflow_run_continue(root, opt->experiment, opt->run_name, opt->mlflow_run_id,
+                                     opt->mlflow_start_ms);
         for (int i = 0; i < cfg->n; i++) {
             const CfgEntry *e = &cfg->entries[i];
             if (e->nvalues < 1 || !e->values[0]) continue; /* a key without a value */
@@ -89,8 +119,17 @@ RunStore *run_store_open(const RunStoreOptions *opt, const Config *cfg) {
         char abs[PATH_MAX];
         if (realpath(rs->dir, abs)) mlflow_set_tag(rs->ml, "qat.run_dir", abs);
     }
+    for (int i = 0; opt->resume && i < opt->resume->n; i++) {
+        const MetricRecord *r = &opt->resume->items[i];
+        metric_history_add(&rs->history, r->key, r->value, r->step, r->ts_ms);
+        write_metric_row(rs, r);
+    }
     return rs;
 }
+
+const MetricHistory *run_store_history(const RunStore *rs) { return &rs->history; }
+const char *run_store_mlflow_run_id(const RunStore *rs) { return rs->ml ? mlflow_run_id(rs->ml) : ""; }
+long long run_store_mlflow_start_ms(const RunStore *rs) { return rs->ml ? mlflow_run_start_ms(rs->ml) : 0; }
 
 void run_store_log_param(RunStore *rs, const char *key, const char *value) {
     if (rs->ml) mlflow_log_param(rs->ml, key, value);
@@ -114,18 +153,24 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-void run_store_log_metric(RunStore *rs, const char *key, double value, long step) {
+/* One row of metrics.csv, and the same metric in MLflow. */
+static void write_metric_row(RunStore *rs, const MetricRecord *r) {
     char num[40];
-    if (isnan(value))
+    if (isnan(r->value))
         snprintf(num, sizeof num, "nan");
     else
-        snprintf(num, sizeof num, "%.17g", value);
-    fprintf(rs->metrics, "%ld,", step);
-    csv_field(rs->metrics, key);
+        snprintf(num, sizeof num, "%.17g", r->value);
+    fprintf(rs->metrics, "%ld,", r->step);
+    csv_field(rs->metrics, r->key);
     fprintf(rs->metrics, ",%s\n", num);
     if (ferror(rs->metrics) || fflush(rs->metrics) != 0)
         qat_die("cannot write %s: %s", rs->metrics_path, strerror(errno));
-    if (rs->ml) mlflow_log_metric(rs->ml, key, value, step);
+    if (rs->ml) mlflow_log_metric_at(rs->ml, r->key, r->value, r->step, r->ts_ms);
+}
+
+void run_store_log_metric(RunStore *rs, const char *key, double value, long step) {
+    metric_history_add(&rs->history, key, value, step, wall_ms());
+    write_metric_row(rs, &rs->history.items[rs->history.n - 1]);
 }
 
 void run_store_finish(RunStore *rs, const char *result_json, int ok) {
@@ -149,7 +194,7 @@ void run_store_finish(RunStore *rs, const char *result_json, int ok) {
         text[n] = '\0';
         mlflow_log_artifact_text(rs->ml, "result.json", text);
         free(text);
-        mlflow_run_end(rs->ml, ok);
+        mlflow_run_end(rs->ml, ok ? MLFLOW_FINISHED : MLFLOW_FAILED);
         rs->ml = NULL;
     }
 
@@ -160,5 +205,40 @@ void run_store_finish(RunStore *rs, const char *result_json, int ok) {
     fputs(result_json, f);
     if (nl) fputc('\n', f);
     atomic_file_commit(&af);
+    metric_history_free(&rs->history);
     free(rs);
+}
+
+void run_store_interrupted(RunStore *rs, const char *why) {
+    if (fclose(rs->metrics) != 0) qat_die("cannot write %s: %s", rs->metrics_path, strerror(errno));
+    if (rs->ml) mlflow_run_end(rs->ml, MLFLOW_KILLED);
+    char path[1100];
+    run_store_path(rs, "interrupted", path, sizeof path);
+    AtomicFile af;
+    FILE *f = atomic_file_open(&af, path);
+    fprintf(f, "%s\n", why);
+    atomic_file_commit(&af);
+    metric_history_free(&rs->history);
+    free(rs);
+}
+
+int run_store_read_result(const char *dir, RunResult *out) {
+    char path[1100];
+    if (snprintf(path, sizeof path, "%s/result.json", dir) >= (int)sizeof path) qat_die("path too long: %s", dir);
+    if (!file_exists(path)) return 0;
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root) qat_die("%s:%d: not valid JSON (%s)", path, err.line, err.text);
+    json_t *threads = json_object_get(root, "threads"), *metric = json_object_get(root, "metric");
+    json_t *metrics = json_object_get(root, "metrics"), *wall = json_object_get(root, "wall_seconds");
+    if (!json_is_integer(threads) || !json_is_string(metric) || !json_is_object(metrics))
+        qat_die("%s is not a qat result (it needs \"threads\", \"metric\" and \"metrics\")", path);
+    memset(out, 0, sizeof *out);
+    out->threads = (int)json_integer_value(threads);
+    snprintf(out->metric, sizeof out->metric, "%s", json_string_value(metric));
+    json_t *v = json_object_get(metrics, out->metric);
+    out->value = json_is_number(v) ? json_number_value(v) : NAN;
+    out->wall_seconds = json_is_number(wall) ? json_number_value(wall) : NAN;
+    json_decref(root);
+    return 1;
 }

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/runtime.h"
 #include "data/imdb.h"
 #include "metrics/metrics.h"
 #include "metrics/roc_auc.h"
@@ -171,7 +172,7 @@ static void evaluate(Model *model, Graph *g, const char *split, Metrics *out) {
     const ImdbSplit *s = &m->data.test;
     int EB = m->eval_batch;
     double loss = 0.0, correct = 0.0;
-    for (int start = 0; start < m->ntest; start += EB) {
+    for (int start = 0; start < m->ntest && !runtime_stop_requested(); start += EB) {
         int B = m->ntest - start < EB ? m->ntest - start : EB;
         graph_reset(g);
         gather(m, s, m->test_idx + start, B);
@@ -184,6 +185,7 @@ static void evaluate(Model *model, Graph *g, const char *split, Metrics *out) {
         }
     }
     graph_reset(g);
+    if (runtime_stop_requested()) return; /* cut short: the trainer discards it */
     metrics_set(out, "roc_auc", roc_auc(m->scores, m->labels, (size_t)m->ntest));
     metrics_set(out, "accuracy", correct / m->ntest);
     metrics_set(out, "loss", loss / m->ntest);

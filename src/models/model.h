@@ -43,12 +43,15 @@ struct Model {
     int train_batches;  /* per epoch */
     int batch_size;
     int has_val;        /* evaluate("val") picks the best epoch; then "test" is reported */
+    Rng *rng;           /* the model's own stream drawn in train_loss (SASRec's negatives), or
+                           NULL: a resume state saves it */
     /* Shuffle for epoch `epoch` (1-based; calibration and quantizer set-up pass 1). */
     void (*begin_epoch)(Model *m, Rng *rng, int epoch);
     /* Builds the forward graph of training batch b and returns the scalar loss.
      * *correct / *count: optional running training metric (may be NULL). */
     Tensor *(*train_loss)(Model *m, Graph *g, int b, double *correct, double *count);
-    /* Evaluates on a split ("val" or "test") with g->training == 0. */
+    /* Evaluates on a split ("val" or "test") with g->training == 0. Long evaluations stop
+     * early when runtime_stop_requested() (the trainer then discards the metrics). */
     void (*evaluate)(Model *m, Graph *g, const char *split, Metrics *out);
     void (*destroy)(Model *m);
     void *self;

@@ -35,6 +35,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/runtime.h"
 #include "data/fetch.h"
 #include "data/interactions.h"
 #include "metrics/ranking.h"
@@ -291,7 +292,7 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
     double loss = 0.0;
     int nt = omp_get_max_threads();
     unsigned char *skip_all = qat_calloc((size_t)nt * R, 1);
-    for (int u0 = 0; u0 < nu; u0 += EVAL_BATCH) {
+    for (int u0 = 0; u0 < nu && !runtime_stop_requested(); u0 += EVAL_BATCH) {
         int B = nu - u0 < EVAL_BATCH ? nu - u0 : EVAL_BATCH;
         graph_reset(g);
         s->off[0] = 0;
@@ -558,6 +559,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->order = qat_malloc((size_t)s->n_ex * sizeof(int));
     sample_eval_negatives(s, (uint64_t)cfg_int(cfg, "dataset.negatives_seed"));
     rng_seed(&s->rng, seed ^ 0x5a5a5a5aULL);
+    m->rng = &s->rng;
     int rows_max = (m->batch_size > EVAL_BATCH ? m->batch_size : EVAL_BATCH) * s->L;
     int cand = m->batch_size * (s->nneg + 1);
     s->ids = qat_malloc((size_t)rows_max * sizeof(int));

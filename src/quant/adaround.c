@@ -517,6 +517,7 @@ double adaround_optimize(AdaLayer *L, float *v, const AdaOpts *o) {
     double tail = 0.0;
     long tail_n = 0;
     for (long t = 0; t < o->iters; t++) {
+        if (o->poll) o->poll(o->poll_ctx);
         /* bs distinct examples: a partial Fisher-Yates shuffle of the running order */
         for (int j = 0; j < bs; j++) {
             int r = j + (int)rng_below(&rng, (uint64_t)(L->nex - j));
@@ -678,6 +679,7 @@ static float *spy_take(Quantizer *q, size_t *len, long *examples, size_t *per_ex
 
 static void run_batches(CalibSource *src, Graph *g, int nb) {
     for (int b = 0; b < nb; b++) {
+        if (src->poll) src->poll(src->ctx);
         graph_reset(g);
         g->training = 0;
         src->forward(src->ctx, g, b);
@@ -846,6 +848,22 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
     graph_init(&g, seed ^ 0xada0ada0ULL);
     Rng rng;
     rng_seed(&rng, seed ^ 0xada5eedULL);
+    long seen = 0;
+    int first_site = 0;
+    const CalibProgress *rp = src->resume;
+    if (rp) {
+        /* A resumed run: the finished steps' results are in the params already. */
+        rng = rp->rng;
+        seen = rp->seen;
+        first_site = rp->next_site;
+        for (int i = 0; i < n; i++)
+            if (rp->fp_weights[i]) {
+                fpw[i] = qat_malloc(sites->items[i]->weight->t.size * sizeof(float));
+                memcpy(fpw[i], rp->fp_weights[i], sites->items[i]->weight->t.size * sizeof(float));
+            }
+        fprintf(stderr, "adaround: resuming at site %d of %d\n", first_site + 1, n);
+    }
+    CalibProgress progress = {1, 0, rng, 0, fpw};
 
     /* 1. Static input quantizers (3.7): MSE search on the FP activations. */
     Quantizer **spies = qat_calloc((size_t)(n > 0 ? n : 1), sizeof *spies);
@@ -853,12 +871,11 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
     for (int i = 0; i < n; i++) {
         QuantSite *s = sites->items[i];
         s->q = NULL;
-        if (s->kind == SITE_INPUT && saved[i]) {
+        if (s->kind == SITE_INPUT && saved[i] && !(rp && rp->inputs_done)) {
             spies[i] = spy_new(s, NULL, max_samples, 0, row_seed(seed, i));
             ninputs++;
         }
     }
-    long seen = 0;
     if (ninputs) {
         for (int i = 0; i < n; i++) sites->items[i]->q = spies[i];
         run_batches(src, &g, nb);
@@ -887,9 +904,14 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         }
     }
     free(spies);
+    if (!rp && src->save) {
+        for (int i = 0; i < n; i++) sites->items[i]->q = saved[i];
+        progress.rng = rng, progress.seen = seen;
+        src->save(src->ctx, &progress);
+    }
 
     /* 2. Weights, one layer at a time in forward order. */
-    for (int i = 0; i < n; i++) {
+    for (int i = first_site; i < n; i++) {
         QuantSite *site = sites->items[i];
         Quantizer *wq = saved[i];
         if (site->kind != SITE_WEIGHT || !wq) continue;
@@ -935,7 +957,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
                     site->layer, len_fp, len_q);
 
         long T = iters_cfg ? iters_cfg : (wq->bits >= 8 ? 10000 : 15000);
-        AdaOpts o = {T, (int)batch, (float)lr, (float)lambda, linear_beta, rng_u64(&rng)};
+        AdaOpts o = {T, (int)batch, (float)lr, (float)lambda, linear_beta, rng_u64(&rng), src->poll, src->ctx};
         LayerStats st;
         fpw[i] = qat_malloc(wp->t.size * sizeof(float));
         memcpy(fpw[i], wp->t.data, wp->t.size * sizeof(float));
@@ -947,6 +969,12 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
                 "rounded up %ld/%ld (nearest: %ld), %ld differ from nearest, %.1f s\n",
                 site->layer, wq->bits, T, st.loss_ada, st.loss_rtn, st.loss_soft, st.up, st.n, st.nearest_up,
                 st.differ, runtime_now() - tl);
+        if (src->save) {
+            /* the model as it will run: every site with its own quantizer */
+            for (int j = 0; j < n; j++) sites->items[j]->q = saved[j];
+            progress.next_site = i + 1, progress.rng = rng, progress.seen = seen;
+            src->save(src->ctx, &progress);
+        }
     }
 
     for (int i = 0; i < n; i++) sites->items[i]->q = saved[i];

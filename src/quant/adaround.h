@@ -85,6 +85,8 @@ typedef struct {
     float lambda;
     int linear_beta; /* 0 cosine, 1 linear */
     uint64_t seed;
+    void (*poll)(void *ctx); /* optional: called every iteration (see CalibSource) */
+    void *poll_ctx;
 } AdaOpts;
 
 void adaround_layer_setup(AdaLayer *L);

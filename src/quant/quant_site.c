@@ -101,6 +101,7 @@ Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int traini
 }
 
 Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
+    graph_set_scope(g, s->layer);
     if (s->capturing) capture(s, x);
     Quantizer *q = s->q;
     if (!q) return x;

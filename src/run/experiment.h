@@ -25,6 +25,8 @@ typedef struct {
     int threads;
     const char *sets[TRAIN_MAX_SETS];
     int nsets;
+    int no_resume;      /* start over: ignore (and remove) a resume state and a finished result */
+    double save_every;  /* seconds between resume-state saves within an epoch (default 300) */
 } TrainOptions;
 
 /* Runs every combination; returns the number of runs that finished. Dies on user error. */

@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +141,29 @@ static int cell_read_result(Cell *c) {
     return 1;
 }
 
+/* Stops: each cell runs in its own process group, so a Ctrl-C in the terminal reaches the
+ * table only; the table passes every SIGINT/SIGTERM on to the running cell (which saves its
+ * resume state and exits 130/143; a second Ctrl-C ends it at once) and then stops. */
+static volatile pid_t g_cell_pid;
+static volatile sig_atomic_t g_table_stop;
+
+static void on_table_stop(int sig) {
+    g_table_stop = sig;
+    pid_t pid = g_cell_pid;
+    if (pid > 0) kill(pid, sig);
+    else _exit(128 + sig);
+}
+
+static void catch_table_stops(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_table_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
     char store[4][256];
     const char *argv[CELL_MAX_ARGS + 1];
@@ -148,7 +173,14 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
     pid_t pid = fork();
     if (pid < 0) qat_die("cannot start a run: %s", strerror(errno));
     if (pid == 0) {
-        int fd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* the table killed: the cell saves and stops */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        /* a resumed cell's log goes on after the interrupted one's */
+        char state[1100];
+        snprintf(state, sizeof state, "%s/resume.state", c->run_dir);
+        int fd = open(c->log, O_WRONLY | O_CREAT | (access(state, F_OK) == 0 ? O_APPEND : O_TRUNC), 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -157,10 +189,17 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
         execv("/proc/self/exe", (char *const *)argv);
         _exit(127);
     }
+    g_cell_pid = pid;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    g_cell_pid = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+    if (g_table_stop) {
+        printf("    interrupted: the cell saved its resume state; the same command resumes the table\n");
+        fflush(stdout);
+        exit(128 + g_table_stop);
+    }
     /* The run's own error line, for the report. */
     char *log = read_text(c->log);
     const char *e = log ? strstr(log, "qat: error: ") : NULL;
@@ -185,6 +224,7 @@ int table_run(const TableOptions *o) {
     snprintf(logs, sizeof logs, "%s/table_logs", o->output_dir);
     make_dirs(logs);
     double t0 = runtime_now();
+    catch_table_stops();
     for (int mi = 0; mi < o->nmodels; mi++) {
         const TablePreset *pr = table_preset(o->preset, o->models[mi]);
         QAT_ASSERT(pr != NULL);

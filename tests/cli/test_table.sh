@@ -3,14 +3,31 @@
 # invocation reuses every cell, a failing cell is reported while the others still run.
 . "$(dirname "$0")/lib.sh"
 
+t0=$(date +%s.%N)
 "$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/t" --threads "$THREADS" > "$TMP/first.log" 2>&1
 check "first table run exits 0" test $? -eq 0
+first_wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b - a}')
 for ext in md csv json svg; do check "table_4bit.$ext written" test -s "$TMP/t/table_4bit.$ext"; done
 check "JSON has the documented keys" grep -q '"bits": 4, "preset": "quick", "metric": {"simple_cnn": "accuracy"}, "absolute"' "$TMP/t/table_4bit.json"
 check "relative of no_quant is 100" grep -q '"relative": {"simple_cnn": {"no_quant": 100,' "$TMP/t/table_4bit.json"
 check "Table 2 printed" grep -q 'Table 2: % of no quantization at W4A4' "$TMP/first.log"
 check "two numeric cells in the CSV" test "$(grep -cE '^simple_cnn,(no_quant|lsq),[0-9]+,accuracy,0\.[0-9]+,[0-9.]+,' "$TMP/t/table_4bit.csv")" -eq 2
 check "SVG is an svg document" grep -q '^<svg ' "$TMP/t/table_4bit.svg"
+
+# Ctrl-C in the middle: the running cell saves its state, the table exits 130; the same
+# command then resumes that cell and gives the same table.
+"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/int" --threads "$THREADS" > "$TMP/int.log" 2>&1 &
+pid=$!
+sleep "$(awk -v w="$first_wall" 'BEGIN{printf "%.2f", w * 0.4}')"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check "an interrupted table exits 130 (got $rc)" test "$rc" -eq 130
+check "it says the cell saved its state" grep -q "interrupted: the cell saved its resume state" "$TMP/int.log"
+"$QAT" table --models simple_cnn --methods lsq --output-dir "$TMP/int" --threads "$THREADS" > "$TMP/int2.log" 2>&1
+check "the resumed table exits 0" test $? -eq 0
+check "the resumed table equals the uninterrupted one" \
+    diff <(cut -d, -f1-5 "$TMP/t/table_4bit.csv") <(cut -d, -f1-5 "$TMP/int/table_4bit.csv")
 
 # Resume: everything is reused, nothing retrains.
 start=$(date +%s)

@@ -136,7 +136,7 @@ static void a3_run(float *X, float *Y, int nex, int linear_beta, int q[3], doubl
     L.target = Y;
     float v[3], wq[3], wn[3];
     adaround_init_v(&L, v);
-    AdaOpts o = {10000, 32, 1e-3f, 0.01f, linear_beta, 7};
+    AdaOpts o = {10000, 32, 1e-3f, 0.01f, linear_beta, 7, NULL, NULL};
     adaround_optimize(&L, v, &o);
     adaround_hard_weights(&L, v, wq);
     adaround_hard_weights(&L, NULL, wn);
@@ -210,7 +210,7 @@ static void test_bruteforce(void) {
     L.target = y;
     float v[O * I], wq[O * I], wn[O * I];
     adaround_init_v(&L, v);
-    AdaOpts o = {10000, 32, 1e-3f, 0.01f, 0, 99};
+    AdaOpts o = {10000, 32, 1e-3f, 0.01f, 0, 99, NULL, NULL};
     adaround_optimize(&L, v, &o);
     adaround_hard_weights(&L, v, wq);
     adaround_hard_weights(&L, NULL, wn);
@@ -622,7 +622,7 @@ static void run_tiny(int is_conv, const char *const *sets, int nsets, const char
     quant_attach(quant_method_find("adaround"), &cfg, &sites, &params);
     QuantSite *ws = is_conv ? &t.conv.wq : &t.lin.wq, *xs = is_conv ? &t.conv.xq : &t.lin.xq;
     CHECK(ws->q != NULL);
-    CalibSource src = {tiny_forward, &t, nb, t.B};
+    CalibSource src = {tiny_forward, &t, nb, t.B, NULL, NULL, NULL};
     long max_samples = cfg_int(&cfg, "quantizer_optimizer.max_samples");
     adaround_calibrate(&sites, &params, &cfg, &src, 42);
     CHECK(ws->q && ws->q->initialized);

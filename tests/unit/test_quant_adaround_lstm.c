@@ -132,7 +132,7 @@ static void run(const char *const *sets, int nsets, int all_rows, const char *wh
     Config cfg;
     config_grid_get(&grid, 0, &cfg);
     quant_attach(quant_method_find("adaround"), &cfg, &n.sites, &n.params);
-    CalibSource src = {net_forward, &n, NB, B};
+    CalibSource src = {net_forward, &n, NB, B, NULL, NULL, NULL};
     adaround_calibrate(&n.sites, &n.params, &cfg, &src, 7);
 
     /* every weight on its grid */

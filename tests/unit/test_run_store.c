@@ -225,7 +225,7 @@ static void do_run(const RunSpec *s, Expect *x, const char *tracking_dir, const 
     pjoin(outdir, sizeof outdir, base, "runs");
     Config cfg;
     make_config(&cfg, s->lr);
-    RunStoreOptions opt = {outdir, s->experiment, s->run_name, s->mlflow};
+    RunStoreOptions opt = {outdir, s->experiment, s->run_name, s->mlflow, NULL, NULL, 0};
     RunStore *rs = run_store_open(&opt, &cfg);
     sfmt(dir, sizeof dir, "%s/%s/%s", outdir, s->experiment, s->run_name);
     CHECK(strcmp(run_store_dir(rs), dir) == 0);
@@ -473,7 +473,7 @@ static void open_run(const void *arg) {
     pjoin(outdir, sizeof outdir, base, "runs");
     Config cfg;
     make_config(&cfg, s->lr);
-    RunStoreOptions opt = {outdir, s->experiment, s->run_name, s->mlflow};
+    RunStoreOptions opt = {outdir, s->experiment, s->run_name, s->mlflow, NULL, NULL, 0};
     run_store_open(&opt, &cfg);
 }
 
@@ -631,7 +631,7 @@ int main(void) {
         pjoin(outdir, sizeof outdir, base, "runs");
         Config cfg;
         make_config(&cfg, c2.lr);
-        RunStoreOptions opt = {outdir, c2.experiment, c2.run_name, 0};
+        RunStoreOptions opt = {outdir, c2.experiment, c2.run_name, 0, NULL, NULL, 0};
         RunStore *rs = run_store_open(&opt, &cfg);
         CHECK(!file_exists(rj));
         run_store_finish(rs, "{\"again\": true}\n", 1);
