@@ -55,7 +55,7 @@ test-matrix: data
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: data build-sanitize
-	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 QAT_TEST_SANITIZED=1 \
 		OMP_NUM_THREADS=$(TEST_THREADS) ctest $(CTEST_ARGS) -j $(JOBS)
 
 bench: data
@@ -69,3 +69,25 @@ fixtures:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
+
+# ==== Fuzzing (tests/fuzz/) ==============================================================
+# libFuzzer harnesses with ASan and UBSan for every parser a user's file reaches (config,
+# IDX, tar + IMDB, interaction logs, PNG/BMP, SR cache and sets), built with clang in
+# $(BUILD_FUZZ) (a CMake project of their own: tests/fuzz/CMakeLists.txt). `make fuzz` runs
+# each for FUZZ_SECONDS (default 20: CI's smoke) on its seed corpus, one after the other,
+# with -detect_leaks=1, prints the executions, exec/s and final cov/ft of each, and fails
+# on any crash, leak, UB or timeout. New corpus entries and artifacts stay in
+# $(BUILD_FUZZ)/work/. FUZZ_TARGETS picks harnesses; FUZZ_FLAGS adds libFuzzer flags.
+BUILD_FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_CC      ?= clang-14
+FUZZ_TARGETS ?= fuzz_config fuzz_idx fuzz_imdb_tar fuzz_interactions fuzz_image fuzz_sr
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@scripts/install_deps.sh clang-14 libclang-rt-14-dev libomp-14-dev
+	@cmake -S tests/fuzz -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=$(FUZZ_CC) >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+
+fuzz: fuzz-build
+	@bash tests/fuzz/run_fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# ==== end of fuzzing =====================================================================

@@ -1,6 +1,7 @@
 /* Decoding PNG and BMP images (stb_image from Debian's libstb-dev) into 8-bit pixels,
  * from a file or from memory (a tar entry). Grayscale files keep one channel, RGB(A)
- * files become three (alpha dropped). A corrupt or unsupported file is a clear error that
+ * files become three (alpha dropped). A corrupt or unsupported file (another format than
+ * PNG or BMP, a truncated BMP, no pixels, more than 2^26 pixels) is a clear error that
  * names it. */
 #ifndef QAT_DATA_IMAGE_H
 #define QAT_DATA_IMAGE_H

@@ -580,6 +580,14 @@ static void put(FILE *f, const void *p, size_t n) {
 
 static int get(FILE *f, void *p, size_t n) { return n == 0 || fread(p, 1, n, f) == n; }
 
+/* Bytes from the read position to the end of the file: a damaged count in the cache must
+ * not allocate more than the file can hold. */
+static int64_t bytes_left(FILE *f) {
+    struct stat st;
+    long at = ftell(f);
+    return fstat(fileno(f), &st) == 0 && at >= 0 && at <= st.st_size ? (int64_t)st.st_size - at : 0;
+}
+
 static void write_split(FILE *f, const ImdbSplit *s) {
     int64_t n = s->n;
     put(f, &n, sizeof n);
@@ -607,7 +615,7 @@ static void cache_write(const char *path, const char *key, const ImdbData *d) {
 
 static int read_split(FILE *f, ImdbSplit *s, int vocab) {
     int64_t n;
-    if (!get(f, &n, sizeof n) || n < 0 || n > (1 << 24)) return 0;
+    if (!get(f, &n, sizeof n) || n < 0 || n > (1 << 24) || n > bytes_left(f) / 8) return 0;
     s->n = (int)n;
     s->label = qat_malloc((size_t)(n ? n : 1) * sizeof *s->label);
     s->len = qat_malloc((size_t)(n ? n : 1) * sizeof *s->len);
@@ -618,6 +626,7 @@ static int read_split(FILE *f, ImdbSplit *s, int vocab) {
         if (s->len[i] < 1 || (s->label[i] != 0 && s->label[i] != 1)) return 0;
         s->off[i + 1] = s->off[i] + s->len[i];
     }
+    if (s->off[n] > bytes_left(f) / (int64_t)sizeof *s->tok) return 0;
     s->tok = qat_malloc((size_t)(s->off[n] ? s->off[n] : 1) * sizeof *s->tok);
     if (!get(f, s->tok, (size_t)s->off[n] * sizeof *s->tok)) return 0;
     for (int64_t i = 0; i < s->off[n]; i++)
@@ -632,7 +641,7 @@ static int cache_read(const char *path, const char *key, ImdbData *d) {
     char magic[8], k[64];
     int64_t head[4];
     int ok = get(f, magic, 8) && !memcmp(magic, CACHE_MAGIC, 8) && get(f, k, 64) && !memcmp(k, key, 64) &&
-             get(f, head, sizeof head) && head[0] >= 2 && head[0] < (1 << 28);
+             get(f, head, sizeof head) && head[0] >= 2 && head[0] < (1 << 28) && head[0] <= bytes_left(f) / 4;
     if (ok) {
         d->vocab_size = (int)head[0];
         d->skipped_empty = head[1], d->skipped_utf8 = head[2], d->skipped_nowords = head[3];

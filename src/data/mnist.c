@@ -8,17 +8,37 @@
 #include "core/error.h"
 #include "data/fetch.h"
 
-static void read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what) {
-    size_t got = 0;
+/* Reads bytes [got, n) of `what` into buf; `need` is its whole size (for the message). */
+static void read_range(gzFile f, const char *path, unsigned char *buf, size_t got, size_t n, size_t need,
+                       const char *what) {
     while (got < n) {
         unsigned chunk = (n - got) > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
-        int r = gzread(f, (char *)buf + got, chunk);
+        int r = gzread(f, buf + got, chunk);
         if (r < 0) {
             int err;
             qat_die("%s: cannot read %s: %s", path, what, gzerror(f, &err));
         }
-        if (r == 0) qat_die("%s is truncated: %s needs %zu bytes, the file has %zu", path, what, n, got);
+        if (r == 0) qat_die("%s is truncated: %s needs %zu bytes, the file has %zu", path, what, need, got);
         got += (size_t)r;
+    }
+}
+
+static void read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what) {
+    read_range(f, path, buf, 0, n, n, what);
+}
+
+/* n bytes in a buffer that grows with the data read (gzip gives no size up front): a
+ * header that declares more than the file holds ends in the truncation error, not in an
+ * allocation of the declared size. */
+static unsigned char *read_grow(gzFile f, const char *path, size_t n, const char *what) {
+    size_t cap = n < ((size_t)1 << 24) ? n : (size_t)1 << 24, got = 0;
+    unsigned char *buf = qat_malloc(cap);
+    for (;;) {
+        read_range(f, path, buf, got, cap, n, what);
+        if (cap == n) return buf;
+        got = cap;
+        cap = n - cap < cap ? n : 2 * cap;
+        buf = qat_realloc(buf, cap);
     }
 }
 
@@ -51,8 +71,7 @@ void mnist_load(ImageSet *set, const char *images_path, const char *labels_path)
     if (n == 0 || n > 10000000 || rows == 0 || rows > 4096 || cols == 0 || cols > 4096)
         qat_die("%s: implausible header (%u images of %ux%u)", images_path, n, rows, cols);
     size_t pix = (size_t)rows * cols, total = (size_t)n * pix;
-    unsigned char *raw = qat_malloc(total);
-    read_exact(fi, images_path, raw, total, "the pixels");
+    unsigned char *raw = read_grow(fi, images_path, total, "the pixel data");
     expect_end(fi, images_path);
     gzclose(fi);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "data/tar.h"
@@ -192,8 +193,10 @@ static int tar_visit(void *ctx, const char *name, const unsigned char *data, siz
     snprintf(where, sizeof where, "%s:%s", c->tar, name);
     Image8 img;
     image_decode(&img, data, size, where);
+    /* Errors name the archive and the member; the image keeps its file name. */
+    sr_set_add(c->s, &img, where);
     const char *base = strrchr(name, '/');
-    sr_set_add(c->s, &img, base ? base + 1 : name);
+    snprintf(c->s->img[c->s->n - 1].name, sizeof c->s->img[0].name, "%s", base ? base + 1 : name);
     image_free(&img);
     return 0;
 }
@@ -202,6 +205,9 @@ void sr_set_add_tar(SrSet *s, const char *tar_path) {
     int first = s->n;
     TarCtx c = {s, tar_path};
     tar_foreach(tar_path, tar_visit, &c);
+    /* As for a folder: an archive without images is the wrong file (an empty set would
+     * only show later, as no training patch or a NaN PSNR). */
+    if (s->n == first) qat_die("the archive %s holds no .png or .bmp file", tar_path);
     qsort(s->img + first, (size_t)(s->n - first), sizeof *s->img, by_name);
 }
 
@@ -243,6 +249,8 @@ int sr_set_cache_load(SrSet *s, const char *path, uint64_t key) {
     int ok = read_exact(f, magic, 4) && memcmp(magic, MAGIC, 4) == 0 && read_exact(f, &k, 8) &&
              k == key && read_exact(f, hdr, sizeof hdr) && hdr[0] == s->scale &&
              hdr[1] == s->gray_as_y && hdr[2] >= 0;
+    struct stat st;
+    ok = ok && fstat(fileno(f), &st) == 0;
     int first = s->n;
     for (int i = 0; ok && i < hdr[2]; i++) {
         int32_t dim[3];
@@ -252,9 +260,14 @@ int sr_set_cache_load(SrSet *s, const char *path, uint64_t key) {
              read_exact(f, name, (size_t)dim[2]);
         if (!ok) break;
         name[dim[2]] = '\0';
+        /* A damaged size must not allocate more than the rest of the file holds. */
+        size_t hr = (size_t)dim[0] * dim[1], lr = (size_t)(dim[0] / s->scale) * (dim[1] / s->scale);
+        long at = ftell(f);
+        size_t rest = at >= 0 && at <= st.st_size ? (size_t)(st.st_size - at) : 0;
+        ok = hr <= rest && lr * sizeof(float) <= rest - hr;
+        if (!ok) break;
         SrImage *im = push_image(s, name, dim[0], dim[1]);
-        size_t lr = (size_t)(dim[0] / s->scale) * (dim[1] / s->scale);
-        ok = read_exact(f, im->hr, (size_t)dim[0] * dim[1]) && read_exact(f, im->lr, lr * sizeof(float));
+        ok = read_exact(f, im->hr, hr) && read_exact(f, im->lr, lr * sizeof(float));
     }
     ok = ok && read_exact(f, magic, 4) && memcmp(magic, TRAILER, 4) == 0 && fgetc(f) == EOF;
     fclose(f);

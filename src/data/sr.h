@@ -44,8 +44,8 @@ void sr_set_free(SrSet *s);
 /* Prepares one decoded image (Y, modcrop, LR). Dies, naming it, when it is smaller than
  * scale x scale (nothing is left after the crop: a 1x1 image, say). */
 void sr_set_add(SrSet *s, const Image8 *img, const char *name);
-/* Every .png / .bmp in a .tar.gz or a folder, in name order. Corrupt images are errors
- * naming the file. */
+/* Every .png / .bmp in a .tar.gz or a folder, in name order. Corrupt images, and an
+ * archive or folder without any, are errors naming the file. */
 void sr_set_add_tar(SrSet *s, const char *tar_path);
 void sr_set_add_dir(SrSet *s, const char *dir);
 

@@ -15,7 +15,8 @@
 #define ATT_TILE 64
 
 /* e^x for x <= 0 (softmax after subtracting the row maximum), vectorisable: 2^n times a
- * degree-6 polynomial on [-ln2/2, ln2/2]; relative error below 3e-7; 0 below -87. */
+ * degree-6 polynomial on [-ln2/2, ln2/2]; relative error below 3e-7; 0 below -87; NaN
+ * for NaN. */
 static inline float exp_neg(float x) {
     x = x < -87.0f ? -87.0f : x;
     float n = __builtin_rintf(x * 1.44269504088896341f);
@@ -31,8 +32,10 @@ static inline float exp_neg(float x) {
         float f;
         int32_t i;
     } u = {p};
-    u.i += (int32_t)n * (1 << 23); /* n in [-126, 0]: no overflow */
-    return u.f;
+    /* n in [-126, 0]: no overflow; a NaN x (a diverged run) converts nothing and stays NaN,
+     * so the run's non-finite check still sees it */
+    u.i += (int32_t)(n >= -126.0f ? n : -126.0f) * (1 << 23);
+    return x == x ? u.f : x;
 }
 
 static inline int tile_rows(int n) {

@@ -109,7 +109,7 @@ static inline float lstm_exp(float x) {
     union {
         int32_t i;
         float f;
-    } scale = {((int32_t)n + 127) << 23};
+    } scale = {((int32_t)(n == n ? n : 0.0f) + 127) << 23}; /* NaN: no conversion; p is NaN */
     return p * scale.f;
 }
 

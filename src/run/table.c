@@ -196,7 +196,7 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
     g_cell_pid = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
     if (g_table_stop) {
-        printf("    interrupted: the cell saved its resume state; the same command resumes the table\n");
+        printf("    interrupted (the cell keeps its resume state); the same command resumes the table\n");
         fflush(stdout);
         exit(128 + g_table_stop);
     }

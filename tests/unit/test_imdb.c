@@ -8,7 +8,9 @@
  *    max_vocab), <unk>, truncation, README/urls files ignored, and the skipped reviews
  *    (an empty file, a non-UTF-8 file, a review without a word) counted;
  *  - the cache: a second load comes from it, with the same data; another setting misses;
+ *    a damaged one (truncated, or with counts far beyond its size) is rebuilt;
  *  - a missing split folder (folder and tarball) ends with a clear error. */
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,46 @@ static void test_loader(void) {
     imdb_free(&e);
     imdb_load(&e, &o);
     CHECK(!e.from_cache && e.vocab_size == 6);
+
+    /* Damaged counts (found by tests/fuzz/fuzz_imdb_tar.c): a vocabulary of 2^28 - 1
+     * words, or 16 reviews of 2^31 - 1 tokens (128 GiB), in a file of a few bytes. They
+     * were allocated before reading (the tokens: an out-of-memory error); now the cache
+     * reads as damaged and is rebuilt. */
+    for (int k = 0; k < 2; k++) {
+        unsigned char body[256];
+        size_t n = 0;
+        int64_t head[4] = {k == 0 ? (1 << 28) - 1 : 2, 0, 0, 0};
+        memcpy(body, head, sizeof head), n += sizeof head;
+        if (k == 1) {
+            for (int w = 0; w < 2; w++) {
+                uint32_t len = 5;
+                memcpy(body + n, &len, 4), n += 4;
+                memcpy(body + n, w ? "<unk>" : "<pad>", 5), n += 5;
+            }
+            int64_t reviews = 16;
+            memcpy(body + n, &reviews, 8), n += 8;
+            int32_t label[16] = {0}, len[16];
+            for (int i = 0; i < 16; i++) len[i] = 0x7fffffff;
+            memcpy(body + n, label, sizeof label), n += sizeof label;
+            memcpy(body + n, len, sizeof len), n += sizeof len;
+        }
+        glob_t g;
+        snprintf(cmd, sizeof cmd, "%s/imdb-*.bin", cache);
+        CHECK(glob(cmd, 0, NULL, &g) == 0 && g.gl_pathc == 2);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            unsigned char keep[72];
+            FILE *f = fopen(g.gl_pathv[i], "rb");
+            CHECK(f && fread(keep, 1, sizeof keep, f) == sizeof keep); /* magic and key */
+            if (f) fclose(f);
+            f = fopen(g.gl_pathv[i], "wb");
+            CHECK(f && fwrite(keep, 1, sizeof keep, f) == sizeof keep && fwrite(body, 1, n, f) == n);
+            if (f) fclose(f);
+        }
+        globfree(&g);
+        imdb_free(&e);
+        imdb_load(&e, &o);
+        CHECK(!e.from_cache && e.vocab_size == 6);
+    }
 
     /* a missing split folder */
     snprintf(cmd, sizeof cmd, "cd %s/src && rm -r aclImdb/test/neg && tar czf ../broken.tar.gz aclImdb", tmp);

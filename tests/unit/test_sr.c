@@ -6,6 +6,10 @@
  *  - PSNR hand values; patches (count, skip, dihedral alignment of LR and HR); the cache
  *    (round trip, stale key, truncation); decoding (PNG round trip, BMP orientation and
  *    channel order); clear errors for a 1x1 image and a corrupt PNG;
+ *  - malformed files the fuzz harnesses found: a truncated, a flat and a huge BMP (and a
+ *    top-down one that must still decode), a TGA (stb decodes it, qat takes PNG and BMP
+ *    only), a cache declaring a huge image, an archive
+ *    without images or with an image below the scale;
  *  - on the real data: the bicubic baselines every SR paper prints (Set5 x3 30.39 dB,
  *    Set14 27.54 with the grayscale image taken as Y, BSD100 27.21), +- 0.05 dB. */
 #include <math.h>
@@ -227,6 +231,18 @@ static void load_image(const void *path) {
     image_load(&im, path);
 }
 
+/* A BMP header (BITMAPINFOHEADER, 24 bits) for w x h; rows follow at byte 54. */
+static void bmp_header(unsigned char *b, int w, int h, size_t file_size) {
+    memset(b, 0, 54);
+    b[0] = 'B', b[1] = 'M';
+    for (int i = 0; i < 4; i++) {
+        b[2 + i] = (unsigned char)(file_size >> 8 * i);
+        b[18 + i] = (unsigned char)((unsigned)w >> 8 * i);
+        b[22 + i] = (unsigned char)((unsigned)h >> 8 * i);
+    }
+    b[10] = 54, b[14] = 40, b[26] = 1, b[28] = 24;
+}
+
 static void test_decode(void) {
     char dir[] = "/tmp/qat_img_XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -240,21 +256,19 @@ static void test_decode(void) {
     CHECK(im.w == 3 && im.h == 2 && im.channels == 1 && !memcmp(im.px, px, 6));
     image_free(&im);
     /* A 2x2 24-bit BMP as T91 stores it: bottom-up rows, BGR, rows padded to 4 bytes. */
-    unsigned char bmp[54 + 16] = {'B', 'M'};
-    bmp[2] = sizeof bmp;
-    bmp[10] = 54;
-    bmp[14] = 40;
-    bmp[18] = 2;  /* width */
-    bmp[22] = 2;  /* height > 0: bottom-up */
-    bmp[26] = 1;  /* planes */
-    bmp[28] = 24; /* bits */
-    bmp[34] = 16; /* image size */
+    unsigned char bmp[54 + 16];
+    bmp_header(bmp, 2, 2, sizeof bmp); /* height > 0: bottom-up */
     /* bottom row: (R 10, G 20, B 30), (40, 50, 60); top row: (70, 80, 90), (100, 110, 120) */
     unsigned char rows[16] = {30, 20, 10, 60, 50, 40, 0, 0, 90, 80, 70, 120, 110, 100, 0, 0};
     memcpy(bmp + 54, rows, 16);
     image_decode(&im, bmp, sizeof bmp, "t.bmp");
     unsigned char want[12] = {70, 80, 90, 100, 110, 120, 10, 20, 30, 40, 50, 60};
     CHECK(im.w == 2 && im.h == 2 && im.channels == 3 && !memcmp(im.px, want, 12));
+    image_free(&im);
+    /* The same rows in a top-down BMP (negative height): now the first is the top one. */
+    bmp_header(bmp, 2, -2, sizeof bmp);
+    image_decode(&im, bmp, sizeof bmp, "top-down.bmp");
+    CHECK(im.w == 2 && im.h == 2 && !memcmp(im.px, want + 6, 6) && !memcmp(im.px + 6, want, 6));
     image_free(&im);
     /* A corrupt PNG (cut short) and a non-image: errors naming the file. */
     char cmd[600];
@@ -266,6 +280,87 @@ static void test_decode(void) {
     CHECK_DIES(load_image, path, "x.png: not a readable PNG or BMP image");
     CHECK_DIES(load_image, "/nonexistent/y.png", "cannot open image /nonexistent/y.png");
     CHECK_DIES(add_1x1, "tiny.png", "tiny.png: a 1x1 image is smaller than the scale 3");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+typedef struct {
+    const unsigned char *data;
+    size_t size;
+    const char *name;
+} Bytes;
+
+static void decode_bytes(const void *ctx) {
+    const Bytes *b = ctx;
+    Image8 im;
+    image_decode(&im, b->data, b->size, b->name);
+}
+
+static void add_tar(const void *path) {
+    SrSet s;
+    sr_set_init(&s, 3, 0);
+    sr_set_add_tar(&s, path);
+}
+
+/* Malformed files found by the fuzz harnesses (tests/fuzz/fuzz_image.c, fuzz_sr.c). */
+static void test_malformed(void) {
+    /* stb_image reads a truncated BMP's missing rows as zeros: now an error naming it. */
+    unsigned char bmp[54 + 16];
+    bmp_header(bmp, 2, 2, sizeof bmp);
+    memset(bmp + 54, 7, 16);
+    Bytes b = {bmp, 54 + 12, "cut.bmp"};
+    CHECK_DIES(decode_bytes, &b, "cut.bmp: truncated BMP", "needs 70 bytes, the file has 66");
+    /* Height 0: stb returns an image without pixels. */
+    bmp_header(bmp, 2056, 0, sizeof bmp);
+    b = (Bytes){bmp, sizeof bmp, "flat.bmp"};
+    CHECK_DIES(decode_bytes, &b, "flat.bmp: a 2056x0 image has no pixels");
+    /* A TGA (stb_image decodes it too; the harness found a 158-byte one that expands to
+     * 200 MB in 12 s): only PNG and BMP are taken. */
+    unsigned char tga[18 + 12] = {0, 0, 2};
+    tga[12] = 2, tga[14] = 2, tga[16] = 24;
+    b = (Bytes){tga, sizeof tga, "x.tga.png"};
+    CHECK_DIES(decode_bytes, &b, "x.tga.png: not a readable PNG or BMP image");
+    /* 16646159 x 5 declared in 70 bytes: stb would allocate 250 MB and loop over 83M
+     * pixels of zeros (a fuzz timeout). */
+    bmp_header(bmp, 16646159, -5, sizeof bmp);
+    b = (Bytes){bmp, sizeof bmp, "huge.bmp"};
+    CHECK_DIES(decode_bytes, &b, "huge.bmp: a 16646159x5 image is too large");
+
+    char dir[] = "/tmp/qat_sr_bad_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], cmd[600];
+    /* A damaged cache declaring a 1610612736 x 1610612736 image: not whole, so 0 (it was
+     * allocated first: an out-of-memory error instead of preparing the set again). */
+    snprintf(path, sizeof path, "%s/set.bin", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        uint64_t key = 42;
+        int32_t hdr[3] = {3, 1, 1}, dim[3] = {3 << 29, 3 << 29, 1};
+        fwrite("QSR1", 1, 4, f);
+        fwrite(&key, 8, 1, f);
+        fwrite(hdr, sizeof hdr, 1, f);
+        fwrite(dim, sizeof dim, 1, f);
+        fwrite("a", 1, 1, f);
+        fwrite(bmp, 1, sizeof bmp, f);
+        fwrite("END1", 1, 4, f);
+        fclose(f);
+    }
+    SrSet r;
+    sr_set_init(&r, 3, 1);
+    CHECK(sr_set_cache_load(&r, path, 42) == 0 && r.n == 0);
+    sr_set_free(&r);
+    /* An archive without images (it gave an empty set, and qsort(NULL + 0)); one whose
+     * image is smaller than the scale: the error names the archive and the member. */
+    unsigned char px[1] = {9};
+    snprintf(path, sizeof path, "%s/tiny.png", dir);
+    image_write_png_gray(path, px, 1, 1);
+    snprintf(cmd, sizeof cmd, "cd %s && printf 'text' > README && tar cf none.tar README && tar cf tiny.tar tiny.png", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/none.tar", dir);
+    CHECK_DIES(add_tar, path, "the archive", "none.tar holds no .png or .bmp file");
+    snprintf(path, sizeof path, "%s/tiny.tar", dir);
+    CHECK_DIES(add_tar, path, "tiny.tar:tiny.png: a 1x1 image is smaller than the scale 3");
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
@@ -318,6 +413,7 @@ int main(void) {
     test_psnr();
     test_patches();
     test_decode();
+    test_malformed();
     test_real_baselines();
     return check_done("sr");
 }
