@@ -154,7 +154,7 @@ typedef struct {
 
 /* what: the part that is wrong; "@" stands for the kind's item word ("parameter"). */
 QAT_NORETURN static void corrupt(const Reader *r, const char *what) {
-    char msg[160];
+    char msg[TENSOR_NAME_MAX + 80];
     size_t k = 0;
     for (const char *c = what; *c && k + 40 < sizeof msg; c++) {
         if (*c != '@') {
@@ -302,6 +302,17 @@ void tensor_file_read(TensorFile *tf, const TensorFileKind *kind, const char *pa
         if (size * 4 > r.len - r.pos) corrupt(&r, "@ data");
         q->size = (size_t)size;
         q->data = tf->buf + r.pos;
+        /* Writers store finite values only (training stops at the first non-finite one). */
+        for (size_t j = 0; j < q->size; j++) {
+            uint32_t u = (uint32_t)q->data[4 * j] | (uint32_t)q->data[4 * j + 1] << 8 |
+                         (uint32_t)q->data[4 * j + 2] << 16 | (uint32_t)q->data[4 * j + 3] << 24;
+            if ((u & 0x7f800000u) == 0x7f800000u) {
+                char what[TENSOR_NAME_MAX + 40];
+                snprintf(what, sizeof what, "@ '%s' holds %s", q->name, u & 0x007fffffu ? "NaN" : "an infinity");
+                r.pos += 4 * j;
+                corrupt(&r, what);
+            }
+        }
         r.pos += q->size * 4;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(tf->items[j].name, q->name) == 0) corrupt(&r, "duplicate @ name");

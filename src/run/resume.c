@@ -135,12 +135,12 @@ QAT_NORETURN static void bad(const Lines *L, const char *what) {
 
 /* The value of the next line, which must be `key`. */
 static char *next_value(Lines *L, const char *key) {
+    L->line++;
     if (!*L->p) bad(L, "ends early");
     char *line = L->p, *nl = strchr(line, '\n');
     if (!nl) bad(L, "no line end");
     *nl = '\0';
     L->p = nl + 1;
-    L->line++;
     size_t k = strlen(key);
     if (strncmp(line, key, k) != 0 || line[k] != ' ') {
         char msg[160];
@@ -244,7 +244,7 @@ static void parse(ResumeState *rs, Progress *pg) {
     pg->correct = get_double(&L, "correct");
     pg->count = get_double(&L, "count");
     pg->best_val = get_double(&L, "best_val");
-    pg->best_epoch = (int)get_int(&L, "best_epoch", 0, 1 << 30);
+    pg->best_epoch = (int)get_int(&L, "best_epoch", 0, rs->epoch);
     pg->sites = next_value(&L, "sites");
     if (strcmp(pg->sites, "-") == 0) pg->sites = "";
     if (strspn(pg->sites, "01") != strlen(pg->sites)) bad(&L, "site flags must be 0 or 1");
@@ -271,6 +271,7 @@ static void parse(ResumeState *rs, Progress *pg) {
         if (*end != ' ' || !end[1]) bad(&L, "bad metric");
         metric_history_add(&rs->history, end + 1, x, step, ms);
     }
+    L.line++;
     if (*L.p) bad(&L, "unexpected line");
 }
 
@@ -319,6 +320,10 @@ void resume_apply(const ResumeState *rs, Trainer *t) {
         qat_die("resume state %s was written with %d training batches per epoch, the data now gives %d (did the "
                 "dataset change?); pass --no-resume",
                 path, rs->train_batches, m->train_batches);
+    if (rs->calibrating && !t->qm->is_ptq) qat_die("resume state %s is corrupt (it calibrates %s)", path, t->qm->name);
+    if (rs->calib_next_site > m->sites.n)
+        qat_die("resume state %s is corrupt (calibration at quant site %d of %d)", path, rs->calib_next_site + 1,
+                m->sites.n);
     if ((int)strlen(pg.sites) != m->sites.n)
         qat_die("resume state %s has %d quant sites, the model %d; pass --no-resume", path, (int)strlen(pg.sites),
                 m->sites.n);

@@ -1,6 +1,7 @@
 /* Checkpoints: bit-exact round trip, the missing-quantizer mode, and every way a file can be
  * wrong (each checked in a forked child: exit status 1 and a message naming the problem). */
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,7 +73,8 @@ static void build(ParamList *l, const Spec *s, int n, unsigned seed) {
         for (size_t j = 0; j < p->t.size; j++) {
             seed = seed * 1664525u + 1013904223u;
             uint32_t bits = seed;
-            memcpy(&p->t.data[j], &bits, 4); /* any bit pattern, NaN payloads included */
+            if ((bits & 0x7f800000u) == 0x7f800000u) bits ^= 0x40000000u; /* any finite bit pattern */
+            memcpy(&p->t.data[j], &bits, 4);
         }
         param_list_add(l, p);
     }
@@ -159,7 +161,7 @@ int main(void) {
     ParamList a, b;
     build(&a, MODEL, NMODEL, 12345);
     a.items[0]->t.data[0] = -0.0f;
-    a.items[0]->t.data[1] = INFINITY;
+    a.items[0]->t.data[1] = FLT_MAX;
     a.items[0]->t.data[2] = 1e-45f; /* denormal */
     const char *meta = "model:\n  name: simple_cnn\ntraining:\n  lr: 0.001\n";
     checkpoint_save(ck, "simple_cnn", &a, meta);
@@ -397,6 +399,18 @@ int main(void) {
             reseal(buf, n);
             check_write_file(bad, buf, n);
             CHECK(dies_with(&jb, W("bad.ckpt is corrupt (", what[i]), i == 1));
+        }
+        /* Non-finite values (writers store finite ones only), named with their place. */
+        const uint32_t nonfinite[] = {0x7fc00000u, 0xff800000u};
+        for (int i = 0; i < 2; i++) {
+            memcpy(buf, file, n);
+            put_u32(buf + p0 + 39 + 4 * 5, nonfinite[i]); /* conv.weight[5] */
+            reseal(buf, n);
+            check_write_file(bad, buf, n);
+            char at[64];
+            snprintf(at, sizeof at, " at byte %zu)", p0 + 39 + 4 * 5);
+            CHECK(dies_with(&jb, W("bad.ckpt is corrupt (parameter 'conv.weight' holds ", i ? "an infinity" : "NaN", at),
+                            i == 0));
         }
         memcpy(buf, file, n);
         put_u32(buf + p0 + 19, 9); /* rank */
