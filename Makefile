@@ -81,7 +81,7 @@ clean:
 BUILD_FUZZ   ?= build-fuzz
 FUZZ_SECONDS ?= 20
 FUZZ_CC      ?= clang-14
-FUZZ_TARGETS ?= fuzz_config fuzz_idx fuzz_imdb_tar fuzz_interactions fuzz_image fuzz_sr fuzz_state
+FUZZ_TARGETS ?= fuzz_config fuzz_idx fuzz_imdb_tar fuzz_interactions fuzz_image fuzz_sr fuzz_state fuzz_result
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@scripts/install_deps.sh clang-14 libclang-rt-14-dev libomp-14-dev
