@@ -55,6 +55,55 @@ int check_done(const char *suite) {
     return check_failed ? 1 : 0;
 }
 
+void check_vec_close(const float *got, const double *want, int n, double rtol, double atol,
+                     const char *what, const char *file, int line) {
+    char name[160];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s[%d]", what, i);
+        check_close(got[i], want[i], rtol, atol, name, file, line);
+    }
+}
+
+void check_ref_close(const float *got, const float *want, size_t n, double rtol, int verbose,
+                     const char *what, const char *file, int line) {
+    double mx = 0.0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
+    double floor = fmax(1e-3 * mx, 1e-6);
+    if (verbose) {
+        double worst = 0.0;
+        for (size_t i = 0; i < n; i++)
+            worst = fmax(worst, fabs((double)got[i] - want[i]) / fmax(fabs((double)want[i]), floor));
+        printf("  %-40s n=%-6zu max rel err %.3g\n", what, n, worst);
+    }
+    check_array_close(got, want, n, rtol, floor, what, file, line);
+}
+
+double check_splitmix_uniform(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+float check_splitmix_normal(uint64_t *state) {
+    double u1 = check_splitmix_uniform(state), u2 = check_splitmix_uniform(state);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+double check_xorshift_uniform(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (double)(*state >> 11) / 9007199254740992.0;
+}
+
+double check_xorshift_normal(uint64_t *state) {
+    double u1 = check_xorshift_uniform(state) + 1e-12, u2 = check_xorshift_uniform(state);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
 /* Runs fn(ctx) in a child with stderr on a pipe; out (cap bytes) gets what it wrote there,
  * NUL-terminated. Returns the exit status, -1 when it did not exit normally. */
 static int run_child(void (*fn)(const void *), const void *ctx, char *out, size_t cap) {

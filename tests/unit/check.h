@@ -4,6 +4,7 @@
 #define QAT_TESTS_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 extern int check_passed, check_failed;
 
@@ -15,6 +16,14 @@ void check_close(double a, double b, double rtol, double atol, const char *what,
 void check_array_close(const float *a, const float *b, size_t n, double rtol, double floor,
                        const char *what, const char *file, int line);
 int check_done(const char *suite);
+/* One check_close(got[i], want[i], rtol, atol) per element, named "what[i]". */
+void check_vec_close(const float *got, const double *want, int n, double rtol, double atol,
+                     const char *what, const char *file, int line);
+/* check_array_close against a reference (PyTorch) array with floor = max(1e-3 * max|want|,
+ * 1e-6): entries near zero, which float32 sums of many terms cannot give to rtol, count
+ * relative to the array's scale. verbose: also print the worst relative error. */
+void check_ref_close(const float *got, const float *want, size_t n, double rtol, int verbose,
+                     const char *what, const char *file, int line);
 
 /* --- a call that must die with a user-facing error ----------------------------------------
  * check_dies() runs fn(ctx) in a forked child with the child's stderr on a pipe (stdout and
@@ -38,6 +47,15 @@ void check_dies_true(void (*fn)(const void *ctx), const void *ctx, int how,
 #define CHECK_DIES_HOW(how, fn, ctx, ...)                                                   \
     check_dies_true((fn), (ctx), (how), (const char *const[]){__VA_ARGS__, NULL},           \
                     #fn "(" #ctx ") dies", __FILE__, __LINE__)
+
+/* Fixed pseudo-random streams: tests whose data was drawn from them keep drawing the same
+ * numbers (core/rng's xoshiro256** gives others). *state is the whole generator state.
+ * Uniforms are in [0, 1) with 53 bits; normals are Box-Muller from two uniforms, guarded
+ * against log(0) the way each stream's tests always were. */
+double check_splitmix_uniform(uint64_t *state);
+float check_splitmix_normal(uint64_t *state);
+double check_xorshift_uniform(uint64_t *state);
+double check_xorshift_normal(uint64_t *state);
 
 /* Writes n bytes to path (created or truncated); exits 2 when it cannot. */
 void check_write_file(const char *path, const void *data, size_t n);

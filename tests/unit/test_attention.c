@@ -28,19 +28,7 @@
 
 static int verbose;
 
-static void check_ref_at(const float *got, const float *want, size_t n, const char *what, int line) {
-    double mx = 0.0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
-    double floor = fmax(1e-3 * mx, 1e-6);
-    if (verbose) {
-        double worst = 0.0;
-        for (size_t i = 0; i < n; i++)
-            worst = fmax(worst, fabs((double)got[i] - want[i]) / fmax(fabs((double)want[i]), floor));
-        printf("  %-40s n=%-5zu max rel err %.3g\n", what, n, worst);
-    }
-    check_array_close(got, want, n, TOL, floor, what, __FILE__, line);
-}
-#define check_ref(got, want, n, what) check_ref_at((got), (want), (n), (what), __LINE__)
+#define check_ref(got, want, n, what) check_ref_close((got), (want), (n), TOL, verbose, (what), __FILE__, __LINE__)
 
 static void run_tape(Graph *g) {
     for (int i = g->n - 1; i >= 0; i--) g->nodes[i].fn(g->nodes[i].ctx);

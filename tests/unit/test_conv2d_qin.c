@@ -19,6 +19,7 @@
 #include "core/rng.h"
 #include "nn/conv2d_qin.h"
 #include "quant/method.h"
+#include "quant_check.h"
 
 typedef struct {
     const char *name;
@@ -38,12 +39,6 @@ static Quantizer *make_lsq(int bits, int is_signed, float s) {
     q->params[0]->t.data[0] = s;
     q->initialized = 1;
     return q;
-}
-
-static void free_quantizer(Quantizer *q) {
-    Param *p = q->params[0];
-    quantizer_free(q);
-    param_free(p);
 }
 
 /* One forward + backward of loss = 0.5 * |y - target|^2 (op_mse averages; the scale is
@@ -85,7 +80,7 @@ static Result run(const Case *cs, const float *xdata, const float *wdata, const 
     free(tl);
     memcpy(r.dx, x->grad, x->size * sizeof(float));
     memcpy(r.dw, w->t.grad, w->t.size * sizeof(float));
-    free_quantizer(q);
+    quant_destroy(q);
     param_free(w);
     graph_free(&g);
     return r;
@@ -161,7 +156,7 @@ int main(void) {
     Quantizer *lsq = lsq_make(&spec);
     CHECK(conv2d_can_fuse_input_quant(8, 5, lsq));
     CHECK(!conv2d_can_fuse_input_quant(32, 1, lsq));
-    free_quantizer(lsq);
+    quant_destroy(lsq);
     CHECK(!conv2d_can_fuse_input_quant(8, 5, NULL));
     return check_done("conv2d_qin");
 }

@@ -25,23 +25,8 @@
 
 static int verbose;
 
-/* max_i |got_i - want_i| / max(|want_i|, floor) <= TOL with floor = max(1e-3 * max|want|,
- * 1e-6): a relative error per entry, where entries near zero (which float32 sums of many
- * terms cannot give to 1e-4 relative) count relative to the array's scale. */
-static void check_ref_at(const float *got, const float *want, size_t n, const char *what,
-                         int line) {
-    double mx = 0.0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
-    double floor = fmax(1e-3 * mx, 1e-6);
-    if (verbose) {
-        double worst = 0.0;
-        for (size_t i = 0; i < n; i++)
-            worst = fmax(worst, fabs((double)got[i] - want[i]) / fmax(fabs((double)want[i]), floor));
-        printf("  %-36s n=%-6zu max rel err %.3g\n", what, n, worst);
-    }
-    check_array_close(got, want, n, TOL, floor, what, __FILE__, line);
-}
-#define check_ref(got, want, n, what) check_ref_at((got), (want), (n), (what), __LINE__)
+/* max_i |got_i - want_i| / max(|want_i|, floor) <= TOL, floor as check_ref_close says. */
+#define check_ref(got, want, n, what) check_ref_close((got), (want), (n), TOL, verbose, (what), __FILE__, __LINE__)
 
 /* A training-mode tensor with the fixture array's shape and data. */
 static Tensor *leaf(Graph *g, const Fixture *f, const char *name, int with_grad) {

@@ -15,6 +15,7 @@
 #include "nn/layers.h"
 #include "quant/adaround.h"
 #include "quant/method.h"
+#include "quant_check.h"
 
 #define TOL 1e-5
 
@@ -477,8 +478,7 @@ static void test_quantizers(void) {
     int ok = ex.nlevels == 16 && scales[0] == s;
     for (int i = 0; i < 6; i++) ok &= codes[i] >= -8 && codes[i] <= 7 && scales[0] * (float)codes[i] == y[i];
     CHECK(ok);
-    for (int k = 0; k < q->nparams; k++) param_free(q->params[k]); /* a model would own them */
-    quantizer_free(q);
+    quant_destroy(q);
 
     /* per-channel asymmetric weights (config), unsigned activations */
     const CfgField *schemas[] = {quant_schema, NULL};
@@ -505,8 +505,7 @@ static void test_quantizers(void) {
         ok &= z >= 0 && z <= 7;
     }
     CHECK(ok);
-    for (int k = 0; k < qa->nparams; k++) param_free(qa->params[k]);
-    quantizer_free(qa);
+    quant_destroy(qa);
     config_grid_free(&cfg);
     config_grid_free(&grid);
 
@@ -523,8 +522,7 @@ static void test_quantizers(void) {
     ok = exu.nlevels == 4;
     for (int i = 0; i < 5; i++) ok &= cu[i] >= 0 && cu[i] <= 3 && su[0] * (float)cu[i] == ya[i];
     CHECK(ok);
-    param_free(qu->params[0]);
-    quantizer_free(qu);
+    quant_destroy(qu);
 }
 
 /* ---- end to end: adaround_calibrate on a tiny layer ---- */

@@ -19,6 +19,7 @@
 #include "io/config.h"
 #include "quant/method.h"
 #include "quant/quantizer.h"
+#include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
 
@@ -55,15 +56,6 @@ static Quantizer *make(int bits, int kind, int denorm, int uniform) {
     return make_cfg(bits, kind, &cfgs[denorm][uniform]);
 }
 
-/* The quantizer and its parameters (which a model would own). */
-static void destroy(Quantizer *q) {
-    Param *p[QUANT_MAX_PARAMS];
-    int np = q->nparams;
-    memcpy(p, q->params, sizeof p);
-    quantizer_free(q);
-    for (int k = 0; k < np; k++) param_free(p[k]);
-}
-
 static void set_alpha(Quantizer *q, float alpha) {
     q->params[0]->t.data[0] = alpha;
     q->initialized = 1;
@@ -76,32 +68,16 @@ static QuantInput input(const float *x, size_t n) {
 
 static float *alpha_grad(const Quantizer *q) { return q->params[0]->t.grad; }
 
-static void check_vec(const float *got, const double *want, int n, double rtol, double atol,
-                      const char *what, int line) {
-    char buf[160];
-    for (int i = 0; i < n; i++) {
-        snprintf(buf, sizeof buf, "%s[%d]", what, i);
-        check_close(got[i], want[i], rtol, atol, buf, __FILE__, line);
-    }
-}
 /* worked examples are printed with 6 decimals */
-#define CHECK_VEC6(got, want, n, what) check_vec((got), (want), (n), 1e-5, 2e-6, (what), __LINE__)
+#define CHECK_VEC6(got, want, n, what) check_vec_close((got), (want), (n), 1e-5, 2e-6, (what), __FILE__, __LINE__)
 
 static const char *kind_name(int kind) {
     return kind == WEIGHT ? "weight" : (kind == UNSIGNED_ACT ? "unsigned" : "signed");
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-static double urand(void) { /* [0, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-static double nrand(void) {
-    double u1 = urand() + 1e-12, u2 = urand();
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL; /* the draws these tests were written with (check.h) */
+static double urand(void) { return check_xorshift_uniform(&rng_state); }
+static double nrand(void) { return check_xorshift_normal(&rng_state); }
 
 /* Mean and unbiased std of a float tensor, in double (as the quantizer). */
 static void stats(const float *w, size_t n, double *mu, double *sigma) {
@@ -123,7 +99,7 @@ static float *levels_of(int bits, int *count) {
     *count = ex.nlevels;
     float *l = malloc((size_t)ex.nlevels * sizeof *l);
     memcpy(l, ex.levels, (size_t)ex.nlevels * sizeof *l);
-    destroy(q);
+    quant_destroy(q);
     return l;
 }
 
@@ -150,7 +126,7 @@ static void test_level_sets(void) {
         snprintf(what, sizeof what, "Q(%d) has %d levels", B, 1 << B);
         check_true(n == (1 << B), what, __FILE__, __LINE__);
         snprintf(what, sizeof what, "Q(%d) literal", B);
-        if (n == (1 << B)) check_vec(l, lit[B - 2], n, 0, 2e-7, what, __LINE__);
+        if (n == (1 << B)) check_vec_close(l, lit[B - 2], n, 0, 2e-7, what, __FILE__, __LINE__);
         free(l);
     }
 
@@ -185,7 +161,7 @@ static void test_level_sets(void) {
         char what[64];
         snprintf(what, sizeof what, "Q(%d) = official build_power_value", B);
         check_true(n == nv, what, __FILE__, __LINE__);
-        if (n == nv) check_vec(l, v, n, 1e-7, 0, what, __LINE__);
+        if (n == nv) check_vec_close(l, v, n, 1e-7, 0, what, __FILE__, __LINE__);
         free(l);
     }
 
@@ -227,7 +203,7 @@ static void test_level_sets(void) {
         snprintf(what, sizeof what, "signed b=%d table = -Q(%d) u Q(%d), %d entries", b, b - 1, b - 1, 2 * L - 1);
         check_true(ok, what, __FILE__, __LINE__);
         free(l);
-        destroy(q);
+        quant_destroy(q);
     }
 }
 
@@ -279,7 +255,7 @@ static void test_projection(void) {
         char what[128];
         snprintf(what, sizeof what, "Pi_%d = nearest level, ties lower (%zu inputs, %d exact ties)", B, n, nties);
         check_true(bad == 0 && nties > 0, what, __FILE__, __LINE__);
-        destroy(q);
+        quant_destroy(q);
         free(lv);
         free(x);
         free(y);
@@ -293,13 +269,13 @@ static void test_projection(void) {
     CHECK(yt[0] == 0.5f && yt[1] == 0.25f && yt[2] == 0.0f);
     q->ops->forward(q, input(xt + 5, 1), yt + 5);
     CHECK(yt[5] == 1.0f);
-    destroy(q);
+    quant_destroy(q);
     q = make(3, SIGNED_ACT, 1, 0); /* +-Q(2) */
     set_alpha(q, 2.0f);
     const float xs[4] = {-1.5f, -0.75f, 1.5f, -0.25f};
     q->ops->forward(q, input(xs, 4), yt);
     CHECK(yt[0] == -1.0f && yt[1] == -0.5f && yt[2] == 1.0f && yt[3] == 0.0f && !signbit(yt[3]));
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- worked examples (4.9) ---------------------------------------------------------- */
@@ -339,7 +315,7 @@ static void test_q1(void) {
     check_close(alpha_grad(q)[0], -0.126086, 0, 2e-6, "Q1 official dL/dalpha", __FILE__, __LINE__);
     const double dwo[8] = {1.002153, -1.143882, 0.799995, 1.436523, -2.456625, -0.003243, 0.360102, 0.004978};
     CHECK_VEC6(dx, dwo, 8, "Q1 official dL/dW");
-    destroy(q);
+    quant_destroy(q);
 
     /* denorm (default) */
     q = make(4, WEIGHT, 1, 0);
@@ -355,7 +331,7 @@ static void test_q1(void) {
     CHECK_VEC6(dx, dwd, 8, "Q1 denorm dL/dW");
     /* denorm dalpha = sigma * official dalpha */
     CHECK_CLOSE(alpha_grad(q)[0], sigma * -0.126086, 2e-5);
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_q2(void) {
@@ -379,7 +355,7 @@ static void test_q2(void) {
     const double daw[6] = {0, 0.025, 0.025, -0.05, -0.05, 1};
     CHECK_VEC6(dx, dxw, 6, "Q2 dy/dx");
     CHECK_VEC6(da, daw, 6, "Q2 dy/dalpha");
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* Q3 is stated on normalised u. The quantizer normalises W itself, so the six u values
@@ -428,7 +404,7 @@ static void test_q3(void) {
             }
         }
         check_true(ok, "Q3 dq/du = 1 (calibrated, unmasked) through the normalisation", __FILE__, __LINE__);
-        destroy(q);
+        quant_destroy(q);
     }
 }
 
@@ -438,21 +414,6 @@ static void test_q3(void) {
 static int level_count(int bits, int kind) {
     if (kind == UNSIGNED_ACT) return 1 << bits;
     return bits == 2 && kind == WEIGHT ? 3 : (1 << bits) - 1;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-static size_t count_distinct(const float *y, size_t n) {
-    float *s = malloc(n * sizeof *s);
-    memcpy(s, y, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_float);
-    size_t k = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++) k += s[i] != s[i - 1];
-    free(s);
-    return k;
 }
 
 static void fill(float *x, size_t n, int kind, double spread) {
@@ -521,7 +482,7 @@ static void test_grid_and_levels(void) {
                     snprintf(what, sizeof what, "b=%d %s denorm=%d%s: level table iff APoT set, offset iff denorm",
                              bits, kind_name(kind), denorm, tag);
                     check_true(ok_meta, what, __FILE__, __LINE__);
-                    size_t nd = count_distinct(y, n);
+                    size_t nd = quant_count_distinct(y, n);
                     snprintf(what, sizeof what, "b=%d %s denorm=%d%s: %zu distinct outputs <= %d", bits,
                              kind_name(kind), denorm, tag, nd, nl);
                     check_true(nd <= (size_t)nl, what, __FILE__, __LINE__);
@@ -530,7 +491,7 @@ static void test_grid_and_levels(void) {
                                  kind_name(kind), denorm, nl, nd);
                         check_true(nd == (size_t)nl, what, __FILE__, __LINE__);
                     }
-                    destroy(q);
+                    quant_destroy(q);
                 }
     free(x);
     free(y);
@@ -571,7 +532,7 @@ static void test_idempotence(void) {
                              kind_name(kind), bad, n);
                     check_true(far == 0 && bad < n / 20, what, __FILE__, __LINE__);
                 }
-                destroy(q);
+                quant_destroy(q);
             }
     free(x);
     free(y1);
@@ -694,7 +655,7 @@ static void test_gradients_fd(void) {
                     snprintf(what, sizeof what, "FD dx.dir b=%d %s denorm=%d%s (got %.7g, fd %.7g)", bits,
                              kind_name(kind), denorm, tag, an_x, fd_x);
                     check_true(fabs(an_x - fd_x) <= 1e-5 * fmax(nrm, 1.0), what, __FILE__, __LINE__);
-                    destroy(q);
+                    quant_destroy(q);
                 }
     free(x);
     free(G);
@@ -755,7 +716,7 @@ static void test_b16_identity(void) {
             snprintf(what, sizeof what, "b=16 %s%s: max |Q(x)-x| = %.3g alpha <= %s", kind_name(kind),
                      uniform ? " uniform" : "", worst, kind == UNSIGNED_ACT ? "2^-9" : "2^-8");
             check_true(worst <= ldexp(1.0, kind == UNSIGNED_ACT ? -9 : -8) * 1.001, what, __FILE__, __LINE__);
-            destroy(q);
+            quant_destroy(q);
         }
     free(q16);
     free(q15);
@@ -776,16 +737,8 @@ static void test_init_clamp_names(void) {
         q->params[0]->t.data[0] = 0.5f;
         q->ops->init(q, input(w, 6));
         CHECK(q->params[0]->t.data[0] == 3.0f); /* weights: 3.0 (sigma units) */
-        q->params[0]->t.data[0] = -1.0f;
-        q->ops->clamp(q);
-        CHECK(q->params[0]->t.data[0] == 1e-6f);
-        q->params[0]->t.data[0] = NAN;
-        q->ops->clamp(q);
-        CHECK(q->params[0]->t.data[0] == 1e-6f);
-        q->params[0]->t.data[0] = 2.5f;
-        q->ops->clamp(q);
-        CHECK(q->params[0]->t.data[0] == 2.5f);
-        destroy(q);
+        CHECK_CLAMP(q, -1.0f, 1e-6f, 2.5f);
+        quant_destroy(q);
     }
     /* activations: max|x| of the first batch (default alpha_init: max) */
     Quantizer *q = make(4, UNSIGNED_ACT, 1, 0);
@@ -795,26 +748,26 @@ static void test_init_clamp_names(void) {
     const float zeros[3] = {0, 0, 0};
     q->ops->init(q, input(zeros, 3));
     CHECK(q->params[0]->t.data[0] == 1e-6f); /* all-zero batch: the clamp floor */
-    destroy(q);
+    quant_destroy(q);
     q = make(4, SIGNED_ACT, 1, 0);
     CHECK(q->is_signed && !q->is_weight);
     q->ops->init(q, input(w, 6));
     CHECK(q->params[0]->t.data[0] == 1.5f);
-    destroy(q);
+    quant_destroy(q);
     /* alpha_init = 2.5 */
     q = make_cfg(4, SIGNED_ACT, &cfg_alpha);
     q->ops->init(q, input(w, 6));
     CHECK(q->params[0]->t.data[0] == 2.5f);
-    destroy(q);
+    quant_destroy(q);
     q = make_cfg(4, WEIGHT, &cfg_alpha); /* weights keep 3.0 */
     q->ops->init(q, input(w, 6));
     CHECK(q->params[0]->t.data[0] == 3.0f);
-    destroy(q);
+    quant_destroy(q);
     /* per_channel is not supported: the quantizer is per-tensor */
     QuantSpec spec = {4, 1, 1, 1, 3, &cfgs[1][0]};
     q = apot_make(&spec);
     CHECK(q->per_channel == 0 && q->nparams == 1 && q->params[0]->t.size == 1);
-    destroy(q);
+    quant_destroy(q);
     /* registry */
     const QuantMethod *m = quant_method_find("apot");
     CHECK(m && m->make == apot_make && !m->is_ptq);
@@ -828,7 +781,7 @@ static void test_init_clamp_names(void) {
     int ok = isfinite(alpha_grad(q)[0]);
     for (int i = 0; i < 4; i++) ok &= y4[i] == 0.1f && isfinite(d4[i]);
     CHECK(ok);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- accumulation and determinism --------------------------------------------------- */
@@ -863,7 +816,7 @@ static void test_accumulation(void) {
             snprintf(what, sizeof what, "b=%d %s: dalpha accumulates (%g, %g, %g)", bits, kind_name(kind), a1, a3, a4);
             check_true(fabsf(a3 - 3 * a1) <= 1e-5f * fabsf(a3) + 1e-7f && fabsf(a4 - 4 * a1) <= 1e-5f * fabsf(a4) + 1e-7f,
                        what, __FILE__, __LINE__);
-            destroy(q);
+            quant_destroy(q);
         }
 }
 
@@ -900,7 +853,7 @@ static void test_threads(void) {
             free(y[t]);
             free(dx[t]);
         }
-        destroy(q);
+        quant_destroy(q);
     }
     omp_set_num_threads(2);
     free(x);
@@ -984,7 +937,7 @@ static void test_fixtures(void) {
 #undef FX
             free(y);
             free(dx);
-            destroy(q);
+            quant_destroy(q);
         }
         char what[64];
         snprintf(what, sizeof what, "b=%d fixture has %d cases", b, cases);

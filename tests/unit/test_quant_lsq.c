@@ -17,6 +17,7 @@
 #include "io/config.h"
 #include "quant/method.h"
 #include "quant/quantizer.h"
+#include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
 
@@ -31,14 +32,6 @@ static Quantizer *make_rows(int bits, int kind, int rows) {
 }
 static Quantizer *make(int bits, int kind) { return make_rows(bits, kind, 1); }
 
-static void destroy(Quantizer *q) {
-    Param *p[QUANT_MAX_PARAMS];
-    int np = q->nparams;
-    memcpy(p, q->params, sizeof p);
-    quantizer_free(q);
-    for (int k = 0; k < np; k++) param_free(p[k]);
-}
-
 static void set_s(Quantizer *q, float s) {
     for (size_t r = 0; r < q->params[0]->t.size; r++) q->params[0]->t.data[r] = s;
     q->initialized = 1;
@@ -50,20 +43,7 @@ static QuantInput input_rb(const float *x, size_t n, int rows, int batch) {
 }
 static QuantInput input(const float *x, size_t n, int batch) { return input_rb(x, n, 1, batch); }
 
-static void zero_grads(Quantizer *q) {
-    for (size_t r = 0; r < q->params[0]->t.size; r++) q->params[0]->t.grad[r] = 0.0f;
-}
-static float ds_of(const Quantizer *q) { return q->params[0]->t.grad[0]; }
-
-static void check_vec(const float *got, const double *want, int n, double rtol, double atol,
-                      const char *what, int line) {
-    char buf[160];
-    for (int i = 0; i < n; i++) {
-        snprintf(buf, sizeof buf, "%s[%d]", what, i);
-        check_close(got[i], want[i], rtol, atol, buf, __FILE__, line);
-    }
-}
-#define CHECK_VEC(got, want, n, what) check_vec((got), (want), (n), 2e-5, 2e-6, (what), __LINE__)
+static float ds_of(const Quantizer *q) { return quant_grad(q, 0); }
 
 /* Per-element derivatives (upstream G = e_j): dvhat_j/dv_j and g * dvhat_j/ds. */
 typedef struct {
@@ -71,32 +51,11 @@ typedef struct {
 } Derivs;
 
 static void derivs(Quantizer *q, const float *x, int n, int batch, Derivs *r) {
-    QuantInput in = input(x, (size_t)n, batch);
-    q->ops->forward(q, in, r->y);
-    for (int j = 0; j < n; j++) {
-        float g[16] = {0}, dx[16] = {0};
-        g[j] = 1.0f;
-        zero_grads(q);
-        q->ops->backward(q, in, g, dx);
-        r->dx[j] = dx[j];
-        for (int i = 0; i < n; i++) CHECK(i == j || dx[i] == 0.0f);
-        r->ds[j] = ds_of(q);
-    }
+    quant_derivs(q, x, n, batch, r->y, r->dx, (float *const[]){r->ds}, 1);
 }
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double urand(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float nrand(void) {
-    double u1 = urand(), u2 = urand();
-    if (u1 < 1e-300) u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull; /* the draws these tests were written with (check.h) */
+static float nrand(void) { return check_splitmix_normal(&rng_state); }
 
 /* --- worked examples (METHODS.md 1.7) ----------------------------------------------- */
 
@@ -128,18 +87,18 @@ static void test_l1(void) {
     CHECK(scale == 0.5f && ex.levels == NULL && ex.nlevels == 4);
     /* given G */
     float dx[6] = {0};
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(v, 6, 1), G, dx);
     const double dx_want[6] = {0, -0.2, 0.3, 0.4, -0.5, 0};
     CHECK_VEC(dx, dx_want, 6, "L1 dL/dv");
     CHECK_CLOSE(ds_of(q), 0.053072, 2e-5);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(v, 6, 1), ones, NULL);
     CHECK_CLOSE(ds_of(q), -0.302104, 2e-5);
     /* init */
     q->ops->init(q, input(v, 6, 1));
     CHECK_CLOSE(q->params[0]->t.data[0], 1.123333, 2e-6);
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_l2(void) {
@@ -162,12 +121,12 @@ static void test_l2(void) {
     }
     CHECK_VEC(r.ds, scaled, 6, "L2 g*dxhat/ds");
     CHECK_CLOSE(sum, 14.68, 1e-9);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(x, 6, 1), ones, NULL);
     CHECK_CLOSE(ds_of(q), 1.547408, 2e-5);
     q->ops->init(q, input(x, 6, 1));
     CHECK_CLOSE(q->params[0]->t.data[0], 0.699719, 2e-6);
-    destroy(q);
+    quant_destroy(q);
 
     /* N_F is per example: the same 6 features in a batch of 3 give the same g, and the
      * summed ds of three copies */
@@ -179,7 +138,7 @@ static void test_l2(void) {
     set_s(q, 0.25f);
     q->ops->backward(q, input(x3, 18, 3), ones3, NULL);
     CHECK_CLOSE(ds_of(q), 3 * 1.547408, 2e-5);
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_l3(void) {
@@ -196,7 +155,7 @@ static void test_l3(void) {
     q->ops->export_codes(q, input(x, 4, 1), &ex);
     CHECK(codes[0] == 50 && codes[1] == -128 && codes[2] == 127 && codes[3] == 0);
     CHECK(ex.nlevels == 256);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- init, clamp, names ------------------------------------------------------------- */
@@ -207,24 +166,16 @@ static void test_init_clamp(void) {
     const float zeros[4] = {0, 0, 0, 0};
     q->ops->init(q, input(zeros, 4, 1));
     CHECK(q->params[0]->t.data[0] == 1e-8f);
-    q->params[0]->t.data[0] = -3.0f;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 1e-8f);
-    q->params[0]->t.data[0] = NAN;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 1e-8f);
-    q->params[0]->t.data[0] = 0.3f;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 0.3f);
-    destroy(q);
+    CHECK_CLAMP(q, -3.0f, 1e-8f, 0.3f);
+    quant_destroy(q);
     /* per-channel only for weights */
     QuantSpec spec = {4, 1, 0, 1, 5, &cfg_def};
     q = lsq_make(&spec);
     CHECK(q->per_channel == 0 && q->params[0]->t.size == 1);
-    destroy(q);
+    quant_destroy(q);
     q = make_rows(4, WEIGHT, 5);
     CHECK(q->per_channel == 1 && q->params[0]->t.size == 5);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- generic properties ------------------------------------------------------------- */
@@ -289,7 +240,7 @@ static void test_properties(void) {
             check_true(!memcmp(y, y2, sizeof y), what, __FILE__, __LINE__);
             /* (c) ds vs central difference of the STE-linearised loss, times g */
             memset(dx, 0, sizeof dx);
-            zero_grads(q);
+            quant_zero_grads(q);
             q->ops->backward(q, input(x, N, 4), g, dx);
             double h = 1e-4 * s;
             double fd = (lin_loss(x, g, N, s + h, s, qn, qp) - lin_loss(x, g, N, s - h, s, qn, qp)) / (2 * h);
@@ -325,7 +276,7 @@ static void test_properties(void) {
                 snprintf(what, sizeof what, "lsq %s b=%d: export matches forward (%d differ)", KIND_NAME[kind], b, mism);
                 check_true(mism == 0, what, __FILE__, __LINE__);
             }
-            destroy(q);
+            quant_destroy(q);
         }
     }
 }
@@ -367,9 +318,9 @@ static void test_per_channel(void) {
         check_close(q->params[0]->t.grad[r], ds_of(p), 0, 0, what, __FILE__, __LINE__);
         CHECK(scales[r] == q->params[0]->t.data[r]);
         for (int i = 0; i < C; i++) CHECK(scales[r] * (float)codes[r * C + i] == y[r * C + i]);
-        destroy(p);
+        quant_destroy(p);
     }
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- accumulation and determinism --------------------------------------------------- */
@@ -388,7 +339,7 @@ static void test_accumulation(void) {
         memset(dx2, 0, sizeof dx2);
         q->ops->backward(q, input(x, N, 2), g, dx1);
         float once = ds_of(q);
-        zero_grads(q);
+        quant_zero_grads(q);
         q->ops->backward(q, input(x, N, 2), g, dx2);
         q->ops->backward(q, input(x, N, 2), g, dx2);
         char what[96];
@@ -398,7 +349,7 @@ static void test_accumulation(void) {
         for (int i = 0; i < N; i++) ok &= dx2[i] == 2 * dx1[i];
         snprintf(what, sizeof what, "lsq %s: dx accumulates", KIND_NAME[kind]);
         check_true(ok, what, __FILE__, __LINE__);
-        destroy(q);
+        quant_destroy(q);
     }
 }
 
@@ -427,7 +378,7 @@ static void test_determinism(void) {
                 grad[t][r] = q->params[0]->t.grad[r];
                 s[t][r] = q->params[0]->t.data[r];
             }
-            destroy(q);
+            quant_destroy(q);
         }
         char what[96];
         const char *name = kind == 3 ? "per-channel" : KIND_NAME[kind];
@@ -516,11 +467,11 @@ static void test_fixtures(void) {
             snprintf(what, sizeof what, "lsq b=%d %s: init s0", b, cases[c]);
             check_array_close(q2->params[0]->t.data, fixture_data(&f, FX("s0"), (size_t)rows), (size_t)rows, 1e-6,
                               1e-8, what, __FILE__, __LINE__);
-            destroy(q2);
+            quant_destroy(q2);
 #undef FX
             free(y);
             free(dx);
-            destroy(q);
+            quant_destroy(q);
         }
         fixture_free(&f);
     }

@@ -18,6 +18,7 @@
 #include "io/config.h"
 #include "quant/method.h"
 #include "quant/quantizer.h"
+#include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
 
@@ -46,14 +47,6 @@ static Quantizer *make_cfg(int bits, int kind, const Config *cfg) {
 /* Default options, except lambda_alpha = 0 for activations (pure data gradients). */
 static Quantizer *make(int bits, int kind) { return make_cfg(bits, kind, kind <= SIGNED_ACT ? &cfg_nol2 : &cfg_def); }
 
-static void destroy(Quantizer *q) {
-    Param *p[QUANT_MAX_PARAMS];
-    int np = q->nparams;
-    memcpy(p, q->params, sizeof p);
-    quantizer_free(q);
-    for (int k = 0; k < np; k++) param_free(p[k]);
-}
-
 static void set_alpha(Quantizer *q, float a) {
     q->params[0]->t.data[0] = a;
     q->initialized = 1;
@@ -64,21 +57,7 @@ static QuantInput input(const float *x, size_t n, int training) {
     return in;
 }
 
-static void zero_grads(Quantizer *q) {
-    for (int k = 0; k < q->nparams; k++) q->params[k]->t.grad[0] = 0.0f;
-}
-
-static float dalpha(const Quantizer *q) { return q->nparams ? q->params[0]->t.grad[0] : 0.0f; }
-
-static void check_vec(const float *got, const double *want, int n, double rtol, double atol,
-                      const char *what, int line) {
-    char buf[160];
-    for (int i = 0; i < n; i++) {
-        snprintf(buf, sizeof buf, "%s[%d]", what, i);
-        check_close(got[i], want[i], rtol, atol, buf, __FILE__, line);
-    }
-}
-#define CHECK_VEC(got, want, n, what) check_vec((got), (want), (n), 2e-5, 2e-6, (what), __LINE__)
+static float dalpha(const Quantizer *q) { return quant_grad(q, 0); }
 
 /* Per-element derivatives (upstream G = e_j for each j): dY_j/dx_j and dY_j/dalpha. */
 typedef struct {
@@ -86,33 +65,11 @@ typedef struct {
 } Derivs;
 
 static void derivs(Quantizer *q, const float *x, int n, Derivs *r) {
-    QuantInput in = input(x, (size_t)n, 1);
-    q->ops->forward(q, in, r->y);
-    for (int j = 0; j < n; j++) {
-        float g[16] = {0}, dx[16] = {0};
-        g[j] = 1.0f;
-        zero_grads(q);
-        q->ops->backward(q, in, g, dx);
-        r->dx[j] = dx[j];
-        for (int i = 0; i < n; i++) CHECK(i == j || dx[i] == 0.0f); /* elementwise */
-        r->da[j] = dalpha(q);
-    }
+    quant_derivs(q, x, n, 1, r->y, r->dx, (float *const[]){r->da}, 1);
 }
 
-/* Deterministic pseudo-random numbers (splitmix64). */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
-static float nrand(void) {
-    double u1 = urand(), u2 = urand();
-    if (u1 < 1e-300) u1 = 1e-300;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull; /* the draws these tests were written with (check.h) */
+static float nrand(void) { return check_splitmix_normal(&rng_state); }
 
 /* --- worked examples (METHODS.md 2.8) ----------------------------------------------- */
 
@@ -140,11 +97,11 @@ static void test_p1(void) {
     CHECK(ex.levels == NULL && ex.nlevels == 4 && ex.offset == 0.0f);
     /* the given G, lambda = 0 */
     float dx[5] = {0};
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(x, 5, 1), G, dx);
     CHECK_VEC(dx, dx_want, 5, "P1 dL/dx");
     CHECK_CLOSE(dalpha(q), -0.75, 1e-6);
-    destroy(q);
+    quant_destroy(q);
 
     /* default lambda_alpha = 1e-4: + 2*1e-4*2 = 0.0004 */
     q = make_cfg(2, UNSIGNED_ACT, &cfg_def);
@@ -155,7 +112,7 @@ static void test_p1(void) {
     q->ops->backward(q, input(x, 5, 1), G, dx);
     CHECK_VEC(dx, dx_want, 5, "P1 dL/dx (L2)");
     CHECK_CLOSE(dalpha(q), -0.75 + 0.0004, 1e-6);
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_p2(void) {
@@ -177,7 +134,7 @@ static void test_p2(void) {
     for (int i = 0; i < 6; i++) CHECK(codes[i] == want_codes[i]);
     CHECK_CLOSE(scale, 1.0 / 7.0, 1e-6);
     CHECK(ex.nlevels == 15);
-    destroy(q);
+    quant_destroy(q);
 }
 
 static const float P3W[8] = {0.31f, -0.12f, 0.05f, -0.44f, 0.22f, -0.03f, 0.18f, -0.27f};
@@ -225,16 +182,16 @@ static void test_p3(void) {
         for (int i = 0; i < 8; i++) CHECK_CLOSE(scale * ex.levels[codes[i]], y[i], 1e-6);
     }
     CHECK_CLOSE(scale, 0.331165, 2e-6);
-    destroy(q);
+    quant_destroy(q);
 
     q = make(4, SAWB);
     q->ops->forward(q, input(P3W, 8, 1), y);
     CHECK_CLOSE(q->params[0]->t.data[0], 0.452521, 5e-6);
     {
         const double want[8] = {0.331848, -0.090504, 0.030168, -0.452521, 0.211176, -0.030168, 0.150840, -0.271512};
-        check_vec(y, want, 8, 5e-6, 2e-6, "P3 b=4 wq", __LINE__);
+        check_vec_close(y, want, 8, 5e-6, 2e-6, "P3 b=4 wq", __FILE__, __LINE__);
     }
-    destroy(q);
+    quant_destroy(q);
 
     q = make(8, SAWB);
     q->ops->forward(q, input(P3W, 8, 1), y);
@@ -248,7 +205,7 @@ static void test_p3(void) {
     memset(dx, 0, sizeof dx);
     q->ops->backward(q, input(P3W, 8, 1), ones, dx);
     for (int i = 0; i < 8; i++) CHECK(dx[i] == (i == 3 ? 0.0f : 1.0f)); /* |w| = alpha_w: clipped */
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_p4(void) {
@@ -265,7 +222,7 @@ static void test_p4(void) {
     CHECK(ex.levels && ex.nlevels == 4 && scale == 1.0f);
     if (ex.levels)
         for (int i = 0; i < 8; i++) CHECK_CLOSE(ex.levels[codes[i]], want[i], 1e-6);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- the L2 term: once per optimizer step ------------------------------------------- */
@@ -285,13 +242,13 @@ static void test_l2_once_per_step(void) {
     /* optimizer step, clamp, zero grads: the next step's first backward adds it again */
     q->params[0]->t.data[0] = 3.0f;
     q->ops->clamp(q);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->forward(q, input(x, 5, 1), y);
     q->ops->backward(q, input(x, 5, 1), G, NULL);
     CHECK_CLOSE(dalpha(q), 2 * 1e-4 * 3.0, 1e-6); /* no x >= 3 */
     q->ops->backward(q, input(x, 5, 1), G, NULL);
     CHECK_CLOSE(dalpha(q), 2 * 1e-4 * 3.0, 1e-6);
-    destroy(q);
+    quant_destroy(q);
 
     /* signed: 2*lambda*alpha too, lambda from the config */
     config_grid_set(&cfg_bad, "quantizer.lambda_alpha=0.5");
@@ -301,7 +258,7 @@ static void test_l2_once_per_step(void) {
     const float gs[3] = {1.0f, 1.0f, 3.0f};
     q->ops->backward(q, input(xs, 3, 1), gs, NULL);
     CHECK_CLOSE(dalpha(q), -1.0 + 3.0 + 2 * 0.5 * 1.0, 1e-6);
-    destroy(q);
+    quant_destroy(q);
     config_grid_set(&cfg_bad, "quantizer.lambda_alpha=0.0001");
 }
 
@@ -313,33 +270,25 @@ static void test_init_clamp(void) {
     CHECK(q->nparams == 1 && !strcmp(q->params[0]->name, "alpha") && q->params[0]->frozen == 0);
     q->ops->init(q, input(x, 6, 1));
     CHECK(q->params[0]->t.data[0] == 3.5f); /* max|x| of the first batch (NaN skipped) */
-    q->params[0]->t.data[0] = -1.0f;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 1e-6f);
-    q->params[0]->t.data[0] = NAN;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 1e-6f);
-    q->params[0]->t.data[0] = 0.5f;
-    q->ops->clamp(q);
-    CHECK(q->params[0]->t.data[0] == 0.5f);
-    destroy(q);
+    CHECK_CLAMP(q, -1.0f, 1e-6f, 0.5f);
+    quant_destroy(q);
 
     q = make_cfg(4, UNSIGNED_ACT, &cfg_def);
     q->ops->init(q, input(x, 5, 1));
     CHECK(q->params[0]->t.data[0] == 3.5f); /* max|x| (spec 2.4) */
-    destroy(q);
+    quant_destroy(q);
 
     const float zeros[4] = {0, 0, 0, 0};
     q = make_cfg(4, UNSIGNED_ACT, &cfg_def);
     q->ops->init(q, input(zeros, 4, 1));
     CHECK(q->params[0]->t.data[0] == 1e-6f);
-    destroy(q);
+    quant_destroy(q);
 
     q = make_cfg(4, UNSIGNED_ACT, &cfg_init10);
     CHECK(q->params[0]->t.data[0] == 10.0f);
     q->ops->init(q, input(x, 5, 1));
     CHECK(q->params[0]->t.data[0] == 10.0f);
-    destroy(q);
+    quant_destroy(q);
 
     /* SAWB init from the FP weights; DoReFa: nothing to init */
     q = make(2, SAWB);
@@ -348,13 +297,13 @@ static void test_init_clamp(void) {
     CHECK_CLOSE(q->params[0]->t.data[0], 0.331165, 2e-6);
     q->ops->clamp(q); /* no-op for weights */
     CHECK_CLOSE(q->params[0]->t.data[0], 0.331165, 2e-6);
-    destroy(q);
+    quant_destroy(q);
 
     /* per_channel is ignored (per-tensor) */
     QuantSpec spec = {4, 1, 1, 1, 4, &cfg_def};
     q = pact_make(&spec);
     CHECK(q->per_channel == 0 && q->nparams == 1 && q->params[0]->t.size == 1);
-    destroy(q);
+    quant_destroy(q);
 
     /* degenerate SAWB tensors: b = 4 coefficients give a negative clip for |w| constant */
     const float pm[4] = {0.5f, -0.5f, 0.5f, -0.5f};
@@ -366,7 +315,7 @@ static void test_init_clamp(void) {
     q->ops->forward(q, input(zeros, 4, 1), y);
     CHECK(q->params[0]->t.data[0] == 1e-8f);
     for (int i = 0; i < 4; i++) CHECK(fabsf(y[i]) <= 1e-8f / 15 * 1.0001f);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* SAWB: recomputed at every training forward, frozen for evaluation. */
@@ -393,7 +342,7 @@ static void test_sawb_frozen(void) {
     q->ops->forward(q, input(w2, 8, 1), y2);
     CHECK_CLOSE(q->params[0]->t.data[0], 2 * 0.331165, 4e-6);
     for (int i = 0; i < 8; i++) CHECK_CLOSE(y2[i], 2 * y[i], 2e-6);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- generic properties ------------------------------------------------------------- */
@@ -481,7 +430,7 @@ static void test_properties(void) {
 
             /* (c) gradients against central differences of the STE-linearised function */
             memset(dx, 0, sizeof dx);
-            zero_grads(q);
+            quant_zero_grads(q);
             q->ops->backward(q, input(x, N, 1), g, dx);
             if (kind <= SIGNED_ACT) {
                 double h = 1e-4;
@@ -527,7 +476,7 @@ static void test_properties(void) {
                 }
                 snprintf(what, sizeof what, "%s b=%d: dw vs finite differences (worst rel %g)", KIND_NAME[kind], b, worst);
                 check_true(worst < 1e-4, what, __FILE__, __LINE__);
-                destroy(q2);
+                quant_destroy(q2);
             }
 
             /* (d) b = 16: error at most half the local step inside the range (float32
@@ -577,7 +526,7 @@ static void test_properties(void) {
                 snprintf(what, sizeof what, "%s b=%d: export nlevels", KIND_NAME[kind], b);
                 check_true(ex.nlevels == (int)levels_of(kind, b), what, __FILE__, __LINE__);
             }
-            destroy(q);
+            quant_destroy(q);
         }
     }
 }
@@ -599,7 +548,7 @@ static void test_accumulation(void) {
         memset(dx2, 0, sizeof dx2);
         q->ops->backward(q, input(x, N, 1), g, dx1);
         float once = dalpha(q);
-        zero_grads(q);
+        quant_zero_grads(q);
         q->ops->backward(q, input(x, N, 1), g, dx2);
         q->ops->backward(q, input(x, N, 1), g, dx2);
         char what[96];
@@ -610,7 +559,7 @@ static void test_accumulation(void) {
         snprintf(what, sizeof what, "%s: dx accumulates", KIND_NAME[kind]);
         check_true(ok, what, __FILE__, __LINE__);
         if (kind <= SIGNED_ACT) CHECK(once != 0.0f);
-        destroy(q);
+        quant_destroy(q);
     }
 }
 
@@ -636,7 +585,7 @@ static void test_determinism(void) {
             q->ops->backward(q, input(x, n, 1), g, dx[t]);
             grad[t] = dalpha(q);
             aw[t] = q->nparams ? q->params[0]->t.data[0] : 0.0f;
-            destroy(q);
+            quant_destroy(q);
         }
         char what[96];
         snprintf(what, sizeof what, "%s: 1 vs 2 threads: identical parameter grad", KIND_NAME[kind]);
@@ -695,7 +644,7 @@ static void test_errors(void) {
     /* and the valid spellings are accepted */
     Quantizer *q = make_cfg(4, UNSIGNED_ACT, &cfg_init10);
     CHECK(q->params[0]->t.data[0] == 10.0f);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* --- PyTorch fixtures ---------------------------------------------------------------- */
@@ -741,7 +690,7 @@ static void test_fixtures(void) {
                 snprintf(what, sizeof what, "pact b=%d %s: alpha0 = max|x|", b, cases[c]);
                 check_close(q2->params[0]->t.data[0], fixture_scalar(&f, FX("alpha0")), 1e-7, 0, what, __FILE__,
                             __LINE__);
-                destroy(q2);
+                quant_destroy(q2);
             } else if (kind == SAWB) {
                 snprintf(what, sizeof what, "pact b=%d %s: alpha_w", b, cases[c]);
                 check_close(q->params[0]->t.data[0], fixture_scalar(&f, FX("alpha_w")), 1e-6, 0, what, __FILE__,
@@ -750,7 +699,7 @@ static void test_fixtures(void) {
 #undef FX
             free(y);
             free(dx);
-            destroy(q);
+            quant_destroy(q);
         }
         fixture_free(&f);
     }

@@ -17,6 +17,7 @@
 #include "io/config.h"
 #include "quant/method.h"
 #include "quant/quantizer.h"
+#include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
 
@@ -36,15 +37,6 @@ static Quantizer *make(int bits, int kind, int rescale) {
     return qil_make(&spec);
 }
 
-/* The quantizer and its parameters (which a model would own). */
-static void destroy(Quantizer *q) {
-    Param *p[QUANT_MAX_PARAMS];
-    int np = q->nparams;
-    memcpy(p, q->params, sizeof p);
-    quantizer_free(q);
-    for (int k = 0; k < np; k++) param_free(p[k]);
-}
-
 static void set_params(Quantizer *q, float c, float d, float gamma) {
     q->params[0]->t.data[0] = c;
     q->params[1]->t.data[0] = d;
@@ -57,22 +49,6 @@ static QuantInput input(const float *x, size_t n) {
     return in;
 }
 
-static void zero_grads(Quantizer *q) {
-    for (int k = 0; k < q->nparams; k++) q->params[k]->t.grad[0] = 0.0f;
-}
-
-static float grad_of(const Quantizer *q, int k) { return k < q->nparams ? q->params[k]->t.grad[0] : 0.0f; }
-
-static void check_vec(const float *got, const double *want, int n, double rtol, double atol,
-                      const char *what, int line) {
-    char buf[160];
-    for (int i = 0; i < n; i++) {
-        snprintf(buf, sizeof buf, "%s[%d]", what, i);
-        check_close(got[i], want[i], rtol, atol, buf, __FILE__, line);
-    }
-}
-#define CHECK_VEC(got, want, n, what) check_vec((got), (want), (n), 2e-5, 2e-6, (what), __LINE__)
-
 /* Per-element derivatives of one elementwise quantizer call: upstream G = e_j for each j
  * gives dY_j/dx_j and dY_j/d(c, d, gamma). */
 typedef struct {
@@ -81,27 +57,15 @@ typedef struct {
 } Derivs;
 
 static void derivs(Quantizer *q, const float *x, int n, Derivs *r) {
-    QuantInput in = input(x, (size_t)n);
-    q->ops->forward(q, in, r->y);
-    for (int j = 0; j < n; j++) {
-        float g[16] = {0}, dx[16] = {0};
-        g[j] = 1.0f;
-        zero_grads(q);
-        q->ops->backward(q, in, g, dx);
-        r->dx[j] = dx[j];
-        for (int i = 0; i < n; i++) CHECK(i == j || dx[i] == 0.0f); /* elementwise */
-        r->dc[j] = grad_of(q, 0);
-        r->dd[j] = grad_of(q, 1);
-        r->dg[j] = grad_of(q, 2);
-    }
+    quant_derivs(q, x, n, 1, r->y, r->dx, (float *const[]){r->dc, r->dd, r->dg}, 3);
     float ones[16], dx[16] = {0};
     for (int i = 0; i < n; i++) ones[i] = 1.0f;
-    zero_grads(q);
-    q->ops->backward(q, in, ones, dx);
+    quant_zero_grads(q);
+    q->ops->backward(q, input(x, (size_t)n), ones, dx);
     memcpy(r->sum_dx, dx, sizeof dx);
-    r->sum_dc = grad_of(q, 0);
-    r->sum_dd = grad_of(q, 1);
-    r->sum_dg = grad_of(q, 2);
+    r->sum_dc = quant_grad(q, 0);
+    r->sum_dd = quant_grad(q, 1);
+    r->sum_dg = quant_grad(q, 2);
 }
 
 static double sumd(const double *v, int n) {
@@ -136,7 +100,7 @@ static void test_i1(void) {
         CHECK_CLOSE(r.sum_dd, sumd(dd, 5), 2e-5);
         CHECK_CLOSE(r.sum_dg, sumd(dg, 5), 2e-5);
     }
-    destroy(q);
+    quant_destroy(q);
 
     /* gamma = 1, rescale (S = 0.8) */
     q = make(3, WEIGHT, 1);
@@ -157,7 +121,7 @@ static void test_i1(void) {
         CHECK_CLOSE(r.sum_dd, sumd(dd, 5), 2e-5);
         CHECK_CLOSE(r.sum_dg, sumd(dg, 5), 2e-5);
     }
-    destroy(q);
+    quant_destroy(q);
 
     /* gamma = 0.5, rescale. Element 1 (w = -0.35): u = 0.25, T = 0.5, T*q = 1.5 is an
      * exact rounding tie (the spec's "tie-free" note only holds for gamma = 1). Round half
@@ -196,7 +160,7 @@ static void test_i1(void) {
         q->ops->forward(q, input(w2, 1), y2);
         CHECK_CLOSE(y2[0], -0.8 / 3, 1e-6);
     }
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_i2(void) {
@@ -218,7 +182,7 @@ static void test_i2(void) {
         CHECK_CLOSE(r.sum_dc, sumd(dc, 5), 2e-5);
         CHECK_CLOSE(r.sum_dd, sumd(dd, 5), 2e-5);
     }
-    destroy(q);
+    quant_destroy(q);
 
     q = make(2, UNSIGNED_ACT, 0);
     set_params(q, 1.0f, 1.0f, 1.0f);
@@ -235,7 +199,7 @@ static void test_i2(void) {
         CHECK_CLOSE(r.sum_dc, sumd(dc, 5), 2e-5);
         CHECK_CLOSE(r.sum_dd, sumd(dd, 5), 2e-5);
     }
-    destroy(q);
+    quant_destroy(q);
 }
 
 static void test_i3(void) {
@@ -255,47 +219,24 @@ static void test_i3(void) {
     CHECK_CLOSE(r.sum_dc, sumd(dc, 5), 2e-5);
     CHECK_CLOSE(r.sum_dd, sumd(dd, 5), 2e-5);
     /* T = [0, 0.041667, 0.333333, 0.75, 1]: in the paper form at b = 16, Y = D(T) ~ T. */
-    destroy(q);
+    quant_destroy(q);
     q = make(16, UNSIGNED_ACT, 0);
     set_params(q, 1.0f, 0.6f, 1.0f);
     float t[5];
     q->ops->forward(q, input(x, 5), t);
     const double T[5] = {0, 0.041667, 0.333333, 0.75, 1};
-    check_vec(t, T, 5, 0, 1e-5, "I3 T", __LINE__);
-    destroy(q);
+    check_vec_close(t, T, 5, 0, 1e-5, "I3 T", __FILE__, __LINE__);
+    quant_destroy(q);
 }
 
 /* --- generic properties ------------------------------------------------------------- */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-static double urand(void) { /* [0, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-static double nrand(void) {
-    double u1 = urand() + 1e-12, u2 = urand();
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL; /* the draws these tests were written with (check.h) */
+static double urand(void) { return check_xorshift_uniform(&rng_state); }
+static double nrand(void) { return check_xorshift_normal(&rng_state); }
 
 static float levels_q(int bits, int kind) {
     return kind == UNSIGNED_ACT ? ldexpf(1.0f, bits) - 1.0f : ldexpf(1.0f, bits - 1) - 1.0f;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-static size_t count_distinct(const float *y, size_t n) {
-    float *s = malloc(n * sizeof *s);
-    memcpy(s, y, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_float);
-    size_t k = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++) k += s[i] != s[i - 1];
-    free(s);
-    return k;
 }
 
 static const char *kind_name(int kind) {
@@ -340,7 +281,7 @@ static void test_grid_and_levels(void) {
                     float S = rescale ? P[ps][0] + P[ps][1] : 1.0f;
                     CHECK_CLOSE(scale, S / qv, 1e-6);
                     CHECK(ex.nlevels == nlev && ex.levels == NULL && ex.offset == 0.0f);
-                    size_t nd = count_distinct(y, n);
+                    size_t nd = quant_count_distinct(y, n);
                     snprintf(what, sizeof what, "b=%d %s rescale=%d set %d: %zu distinct outputs <= %d", bits,
                              kind_name(kind), rescale, ps, nd, nlev);
                     check_true(nd <= (size_t)nlev, what, __FILE__, __LINE__);
@@ -348,7 +289,7 @@ static void test_grid_and_levels(void) {
                         snprintf(what, sizeof what, "b=2 %s: all %d levels used (got %zu)", kind_name(kind), nlev, nd);
                         check_true(nd == (size_t)nlev, what, __FILE__, __LINE__);
                     }
-                    destroy(q);
+                    quant_destroy(q);
                 }
     free(x);
     free(y);
@@ -381,7 +322,7 @@ static void test_idempotence(void) {
                 char what[128];
                 snprintf(what, sizeof what, "idempotent: b=%d %s rescale=%d", bits_list[bi], kind_name(kind), rescale);
                 check_true(memcmp(y1, y2, n * sizeof *y1) == 0, what, __FILE__, __LINE__);
-                destroy(q);
+                quant_destroy(q);
             }
     free(x);
     free(y1);
@@ -456,7 +397,7 @@ static void test_gradients_fd(void) {
                         double a = kind == UNSIGNED_ACT ? x[i] : fabs((double)x[i]);
                         off[i] = fabs((double)codes[i]) / qv - lin_T(&L, i, a, c, d, gamma);
                     }
-                    zero_grads(q);
+                    quant_zero_grads(q);
                     q->ops->backward(q, input(x, n), G, dx);
                     const double h = 1e-7;
                     double fd_c = (lin_F(&L, NULL, 0, c + h, d, gamma) - lin_F(&L, NULL, 0, c - h, d, gamma)) / (2 * h);
@@ -466,23 +407,23 @@ static void test_gradients_fd(void) {
                     for (size_t i = 0; i < n; i++) an_x += (double)dx[i] * dir[i];
                     char what[160];
                     snprintf(what, sizeof what, "FD dc b=%d %s rescale=%d set %d (got %.7g, fd %.7g)", bits,
-                             kind_name(kind), rescale, ps, grad_of(q, 0), fd_c);
-                    check_true(fabs(grad_of(q, 0) - fd_c) <= 2e-5 * fmax(fabs(fd_c), 1.0), what, __FILE__, __LINE__);
+                             kind_name(kind), rescale, ps, quant_grad(q, 0), fd_c);
+                    check_true(fabs(quant_grad(q, 0) - fd_c) <= 2e-5 * fmax(fabs(fd_c), 1.0), what, __FILE__, __LINE__);
                     snprintf(what, sizeof what, "FD dd b=%d %s rescale=%d set %d (got %.7g, fd %.7g)", bits,
-                             kind_name(kind), rescale, ps, grad_of(q, 1), fd_d);
-                    check_true(fabs(grad_of(q, 1) - fd_d) <= 2e-5 * fmax(fabs(fd_d), 1.0), what, __FILE__, __LINE__);
+                             kind_name(kind), rescale, ps, quant_grad(q, 1), fd_d);
+                    check_true(fabs(quant_grad(q, 1) - fd_d) <= 2e-5 * fmax(fabs(fd_d), 1.0), what, __FILE__, __LINE__);
                     snprintf(what, sizeof what, "FD dx.dir b=%d %s rescale=%d set %d (got %.7g, fd %.7g)", bits,
                              kind_name(kind), rescale, ps, an_x, fd_x);
                     check_true(fabs(an_x - fd_x) <= 2e-5 * fmax(fabs(fd_x), 1.0), what, __FILE__, __LINE__);
                     if (kind == WEIGHT) {
                         double fd_g = (lin_F(&L, NULL, 0, c, d, gamma + h) - lin_F(&L, NULL, 0, c, d, gamma - h)) / (2 * h);
                         snprintf(what, sizeof what, "FD dgamma b=%d rescale=%d set %d (got %.7g, fd %.7g)", bits,
-                                 rescale, ps, grad_of(q, 2), fd_g);
-                        check_true(fabs(grad_of(q, 2) - fd_g) <= 2e-5 * fmax(fabs(fd_g), 1.0), what, __FILE__, __LINE__);
+                                 rescale, ps, quant_grad(q, 2), fd_g);
+                        check_true(fabs(quant_grad(q, 2) - fd_g) <= 2e-5 * fmax(fabs(fd_g), 1.0), what, __FILE__, __LINE__);
                     } else {
                         CHECK(q->nparams == 2);
                     }
-                    destroy(q);
+                    quant_destroy(q);
                 }
     free(x);
     free(G);
@@ -514,7 +455,7 @@ static void test_b16_identity(void) {
         /* half a level, plus float32 rounding: u (2^-24 relative, times q = 2^15..2^16
          * levels: < 1% of a level), u*q, and the output k*scale (2 ulp of 1.5) */
         check_true(worst <= spacing * (0.5 + 0.02) + 2.4e-7, what, __FILE__, __LINE__);
-        destroy(q);
+        quant_destroy(q);
     }
     free(x);
     free(y);
@@ -546,7 +487,7 @@ static void test_init_clamp_names(void) {
     q->params[2]->t.data[0] = 2.0f;
     q->ops->clamp(q);
     CHECK(q->params[1]->t.data[0] == 0.4f && q->params[2]->t.data[0] == 2.0f);
-    destroy(q);
+    quant_destroy(q);
 
     /* unsigned activation: m = max(x) (not max|x|) */
     q = make(4, UNSIGNED_ACT, 1);
@@ -560,20 +501,20 @@ static void test_init_clamp_names(void) {
     const float neg[3] = {-1.0f, 0.0f, -0.5f};
     q->ops->init(q, input(neg, 3));
     CHECK(q->params[0]->t.data[0] == 1e-6f && q->params[1]->t.data[0] == 1e-6f);
-    destroy(q);
+    quant_destroy(q);
 
     /* signed activation: m = max|x|, no gamma */
     q = make(4, SIGNED_ACT, 1);
     CHECK(q->nparams == 2 && q->is_signed && !q->is_weight);
     q->ops->init(q, input(w, 6));
     CHECK(q->params[0]->t.data[0] == 0.75f && q->params[1]->t.data[0] == 0.75f);
-    destroy(q);
+    quant_destroy(q);
 
     /* per_channel is not supported: the quantizer stays per-tensor */
     QuantSpec spec = {4, 1, 1, 1, 8, &cfg_on};
     q = qil_make(&spec);
     CHECK(q->per_channel == 0 && q->params[0]->t.size == 1);
-    destroy(q);
+    quant_destroy(q);
     /* no config: rescale defaults to on */
     QuantSpec spec0 = {3, 1, 1, 0, 1, NULL};
     q = qil_make(&spec0);
@@ -582,7 +523,7 @@ static void test_init_clamp_names(void) {
     const float one[1] = {1.0f};
     q->ops->forward(q, input(one, 1), y);
     CHECK_CLOSE(y[0], 0.8, 1e-6); /* clipped: S = c + d */
-    destroy(q);
+    quant_destroy(q);
     /* the registry hands out this quantizer */
     const QuantMethod *m = quant_method_find("qil");
     CHECK(m && m->make == qil_make && !m->is_ptq);
@@ -604,7 +545,7 @@ static void test_export(void) {
     CHECK_CLOSE(scale, 0.8 / 3, 1e-6);
     CHECK(ex.nlevels == 7);
     for (int i = 0; i < 7; i++) CHECK(y[i] == scale * (float)codes[i]);
-    destroy(q);
+    quant_destroy(q);
 
     /* c - d < 0: w = 0 lies inside the interval yet maps to 0 (sign(0) = 0) with no
      * parameter gradient; its input gradient is S dT/da (5.3 as written). */
@@ -614,22 +555,22 @@ static void test_export(void) {
     float g[2] = {1.0f, 1.0f}, dx[2] = {0.0f, 0.0f};
     q->ops->forward(q, input(z, 2), y);
     CHECK(y[0] == 0.0f && y[1] == 0.0f);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(z, 2), g, dx);
-    CHECK(grad_of(q, 0) == 0.0f && grad_of(q, 1) == 0.0f && grad_of(q, 2) == 0.0f);
+    CHECK(quant_grad(q, 0) == 0.0f && quant_grad(q, 1) == 0.0f && quant_grad(q, 2) == 0.0f);
     CHECK_CLOSE(dx[0], 0.6 * 0.5 / 0.4, 1e-6);
-    destroy(q);
+    quant_destroy(q);
 
     /* the u = 1e-12 guard: gamma < 1 at u = 0 exactly (|w| = c - d) stays finite */
     q = make(4, WEIGHT, 1);
     set_params(q, 0.5f, 0.5f, 0.5f); /* c - d = 0: w = 0 sits on u = 0 */
     dx[0] = 0.0f;
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(z, 1), g, dx);
-    CHECK(isfinite(dx[0]) && isfinite(grad_of(q, 2)) && grad_of(q, 2) == 0.0f);
+    CHECK(isfinite(dx[0]) && isfinite(quant_grad(q, 2)) && quant_grad(q, 2) == 0.0f);
     /* dx = S gamma (1e-12)^(gamma-1) 0.5/d = 1 * 0.5 * 1e6 * 1 */
     CHECK_CLOSE(dx[0], 0.5e6, 1e-3);
-    destroy(q);
+    quant_destroy(q);
 }
 
 /* Backward accumulates into dx and the parameter grads; dx = NULL is allowed. */
@@ -644,20 +585,20 @@ static void test_accumulation(void) {
     }
     Quantizer *q = make(4, WEIGHT, 1);
     set_params(q, 0.5f, 0.35f, 0.8f);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(x, n), g, dx1);
-    float once[3] = {grad_of(q, 0), grad_of(q, 1), grad_of(q, 2)};
+    float once[3] = {quant_grad(q, 0), quant_grad(q, 1), quant_grad(q, 2)};
     CHECK(once[0] != 0.0f && once[1] != 0.0f && once[2] != 0.0f);
     q->ops->backward(q, input(x, n), g, dx2);
     q->ops->backward(q, input(x, n), g, dx2);
-    for (int k = 0; k < 3; k++) CHECK(grad_of(q, k) == 3.0f * once[k]);
+    for (int k = 0; k < 3; k++) CHECK(quant_grad(q, k) == 3.0f * once[k]);
     int ok = 1;
     for (size_t i = 0; i < n; i++) ok &= fabsf(dx2[i] - (0.25f + 2.0f * dx1[i])) <= 1e-6f;
     CHECK(ok);
-    zero_grads(q);
+    quant_zero_grads(q);
     q->ops->backward(q, input(x, n), g, NULL);
-    for (int k = 0; k < 3; k++) CHECK(grad_of(q, k) == once[k]);
-    destroy(q);
+    for (int k = 0; k < 3; k++) CHECK(quant_grad(q, k) == once[k]);
+    quant_destroy(q);
 }
 
 /* Forward, dx and the parameter gradients are bit-identical for 1 and 2 threads. */
@@ -677,10 +618,10 @@ static void test_threads(void) {
             y[t] = malloc(n * sizeof(float));
             dx[t] = calloc(n, sizeof(float));
             q->ops->forward(q, input(x, n), y[t]);
-            zero_grads(q);
+            quant_zero_grads(q);
             q->ops->backward(q, input(x, n), g, dx[t]);
-            for (int k = 0; k < 3; k++) grads[t][k] = grad_of(q, k);
-            destroy(q);
+            for (int k = 0; k < 3; k++) grads[t][k] = quant_grad(q, k);
+            quant_destroy(q);
         }
         char what[96];
         snprintf(what, sizeof what, "%s: 1 vs 2 threads bit-identical", kind_name(kind));
@@ -741,20 +682,20 @@ static void test_fixtures(void) {
             const float *dx_ref = fixture_data(&f, FX("dx"), n);
             float *y = malloc(n * sizeof *y), *dx = calloc(n, sizeof *dx);
             q->ops->forward(q, input(xa->data, n), y);
-            zero_grads(q);
+            quant_zero_grads(q);
             q->ops->backward(q, input(xa->data, n), dy, dx);
             snprintf(what, sizeof what, "b=%d case %s: y", b, cases[k]);
             CHECK_ARRAY(y, y_ref, n, 1e-4, what);
             snprintf(what, sizeof what, "b=%d case %s: dx", b, cases[k]);
             CHECK_ARRAY(dx, dx_ref, n, 1e-4, what);
-            float got[3] = {grad_of(q, 0), grad_of(q, 1), grad_of(q, 2)};
+            float got[3] = {quant_grad(q, 0), quant_grad(q, 1), quant_grad(q, 2)};
             float want[3] = {fixture_scalar(&f, FX("dc")), fixture_scalar(&f, FX("dd")), fixture_scalar(&f, FX("dgamma"))};
             snprintf(what, sizeof what, "b=%d case %s: dc, dd, dgamma", b, cases[k]);
             CHECK_ARRAY(got, want, 3, 1e-4, what);
 #undef FX
             free(y);
             free(dx);
-            destroy(q);
+            quant_destroy(q);
         }
         fixture_free(&f);
     }
