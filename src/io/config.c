@@ -678,6 +678,22 @@ static int string_needs_quotes(const char *s) {
     return 0;
 }
 
+/* One UTF-8 character (values are valid UTF-8: libyaml checks what it reads) in a double-
+ * quoted scalar; returns its length. YAML reads U+0085, U+2028 and U+2029 as line breaks
+ * (folded to a space in a quoted scalar) and rejects the C1 controls, U+FEFF and
+ * U+FFFE/F written as they are, so those are escaped. */
+static int write_utf8(FILE *f, const unsigned char *p) {
+    int n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+    unsigned cp = p[0] & (0x7fu >> n);
+    for (int i = 1; i < n; i++) cp = cp << 6 | (p[i] & 0x3fu);
+    if (cp == 0x85) fputs("\\N", f);
+    else if (cp == 0x2028) fputs("\\L", f);
+    else if (cp == 0x2029) fputs("\\P", f);
+    else if (cp < 0xa0 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff) fprintf(f, "\\u%04x", cp);
+    else fwrite(p, 1, (size_t)n, f);
+    return n;
+}
+
 static void write_scalar(FILE *f, CfgType t, const char *v) {
     if (t != CFG_STRING || !string_needs_quotes(v)) {
         fputs(v, f);
@@ -690,7 +706,8 @@ static void write_scalar(FILE *f, CfgType t, const char *v) {
         else if (*p == '\t') fputs("\\t", f);
         else if (*p == '\r') fputs("\\r", f);
         else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f); /* UTF-8 passes through */
+        else if (*p < 0x80) fputc(*p, f);
+        else p += write_utf8(f, p) - 1;
     }
     fputc('"', f);
 }

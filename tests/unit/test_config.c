@@ -407,6 +407,15 @@ static void test_write_and_roundtrip(void) {
     CHECK(roundtrip_same(&g));
     config_grid_free(&g);
 
+    /* Characters YAML folds (NEL, LS, PS) or refuses raw (C1 controls, BOM, U+FFFF) come
+     * back as they were (found by tests/fuzz/fuzz_config.c: "\N" read back as a space). */
+    config_grid_init(&g, schemas);
+    config_grid_load_file(&g, temp_yaml("model:\n  name: \"a\\Nb\\Lc\\Pd\\x80e\\uFEFFf\\uFFFFg\\u00e9h\"\n"));
+    CHECK(!strcmp(cfg_str(&g, "model.name"), "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\xc2\x80" "e\xef\xbb\xbf"
+                                             "f\xef\xbf\xbf" "g\xc3\xa9" "h"));
+    CHECK(roundtrip_same(&g));
+    config_grid_free(&g);
+
     /* Merged file + overrides survive the round trip. */
     config_grid_init(&g, schemas);
     config_grid_load_file(&g, BASE);
