@@ -11,8 +11,8 @@
 #include "io/config.h"
 #include "models/model.h"
 #include "nn/optim.h"
-#include "quant/method.h"
 #include "run/experiment.h"
+#include "run/methods.h"
 
 int main(int argc, char **argv) {
     runtime_select_blas_kernel(argv);
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
     Config cfg;
     config_grid_get(&grid, 0, &cfg);
     Model *m = md->create(&cfg, 0);
-    quant_attach(qm, &cfg, &m->sites, &m->params);
+    quant_attach(qm->make, &cfg, &m->sites, &m->params);
     Graph g;
     graph_init(&g, 1);
     AdamW opt;

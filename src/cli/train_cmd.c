@@ -5,8 +5,8 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "models/model.h"
-#include "quant/method.h"
 #include "run/experiment.h"
+#include "run/methods.h"
 
 static const char USAGE[] =
     "usage: qat train --model MODEL [options]\n"

@@ -27,9 +27,9 @@
 #include "data/fetch.h"
 #include "data/sr.h"
 #include "io/atomic_file.h"
+#include "layers/layers.h"
 #include "metrics/psnr.h"
 #include "models/model.h"
-#include "nn/layers.h"
 #include "nn/ops.h"
 
 extern const ModelDef espcn_model;

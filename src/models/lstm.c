@@ -32,11 +32,11 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "data/imdb.h"
+#include "layers/layers.h"
+#include "layers/lstm.h"
 #include "metrics/metrics.h"
 #include "metrics/roc_auc.h"
 #include "models/model.h"
-#include "nn/layers.h"
-#include "nn/lstm.h"
 
 extern const ModelDef lstm_model;
 

@@ -38,9 +38,9 @@
 #include "core/runtime.h"
 #include "data/fetch.h"
 #include "data/interactions.h"
+#include "layers/attention.h"
 #include "metrics/ranking.h"
 #include "models/model.h"
-#include "nn/attention.h"
 #include "nn/fused_dropout.h"
 #include "nn/item_scorer.h"
 

@@ -12,9 +12,9 @@
 
 #include "core/error.h"
 #include "data/mnist.h"
+#include "layers/layers.h"
 #include "metrics/metrics.h"
 #include "models/model.h"
-#include "nn/layers.h"
 
 extern const ModelDef simple_cnn_model;
 

@@ -6,8 +6,8 @@
 #ifndef QAT_NN_CONV2D_QIN_H
 #define QAT_NN_CONV2D_QIN_H
 
+#include "core/quantizer.h"
 #include "nn/ops.h"
-#include "quant/quantizer.h"
 
 /* Whether the fused op takes this input quantizer (it needs backward_part) and conv (the
  * im2col path: not the shifted-GEMM path of stride 1 with >= 16 input channels). */

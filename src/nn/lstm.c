@@ -38,59 +38,6 @@ void lstm_pack(Graph *g, LstmPack *p, const int *len, int B) {
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Parameters and quant sites                                                            */
-
-static Param *new_param(LayerBuilder *lb, const char *name, const char *what, int index, int reverse,
-                        int rows, int cols, float bound) {
-    char full[96];
-    snprintf(full, sizeof full, "%s.%s_l%d%s", name, what, index, reverse ? "_reverse" : "");
-    int shape[2] = {rows, cols};
-    Param *p = param_new(full, cols ? 2 : 1, shape, cols ? PARAM_GROUP_WEIGHT : PARAM_GROUP_NO_DECAY);
-    for (size_t i = 0; i < p->t.size; i++) p->t.data[i] = rng_uniform_range(lb->rng, -bound, bound);
-    param_list_add(lb->params, p);
-    return p;
-}
-
-void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index, int in, int hidden,
-                     int bidirectional) {
-    memset(l, 0, sizeof *l);
-    l->in = in;
-    l->hidden = hidden;
-    l->ndir = bidirectional ? 2 : 1;
-    int G = 4 * hidden;
-    float bound = 1.0f / sqrtf((float)hidden);
-    char site[64];
-    snprintf(site, sizeof site, "%s.l%d", name, index);
-    quant_site_declare(lb->sites, &l->x_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
-    for (int d = 0; d < l->ndir; d++) {
-        LstmDirection *dir = &l->dir[d];
-        dir->w_ih = new_param(lb, name, "weight_ih", index, d, G, in, bound);
-        dir->w_hh = new_param(lb, name, "weight_hh", index, d, G, hidden, bound);
-        dir->b_ih = new_param(lb, name, "bias_ih", index, d, G, 0, bound);
-        dir->b_hh = new_param(lb, name, "bias_hh", index, d, G, 0, bound);
-        snprintf(site, sizeof site, "%s.l%d%s.ih", name, index, d ? "_reverse" : "");
-        quant_site_declare(lb->sites, &dir->wih_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
-        snprintf(site, sizeof site, "%s.l%d%s.hh", name, index, d ? "_reverse" : "");
-        quant_site_declare(lb->sites, &dir->whh_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
-        quant_site_declare(lb->sites, &dir->h_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
-        /* Weight and input of each product, for the site table, the model size and PTQ
-         * (AdaRound rebuilds each product x W^T + b from the direction's parameters). */
-        dir->wih_q.layer_kind = dir->whh_q.layer_kind = dir->h_q.layer_kind = LAYER_LSTM;
-        dir->wih_q.layer_ptr = dir->whh_q.layer_ptr = dir->h_q.layer_ptr = dir;
-        dir->wih_q.weight = dir->w_ih;
-        dir->wih_q.partner = &l->x_q;
-        dir->whh_q.weight = dir->w_hh;
-        dir->whh_q.partner = &dir->h_q;
-        dir->h_q.weight = dir->w_hh;
-        dir->h_q.partner = &dir->whh_q;
-    }
-    l->x_q.layer_kind = LAYER_LSTM;
-    l->x_q.layer_ptr = &l->dir[0];
-    l->x_q.partner = &l->dir[0].wih_q;
-    l->x_q.weight = l->dir[0].w_ih;
-}
-
-/* ------------------------------------------------------------------------------------ */
 /* Gate nonlinearities from a polynomial exp (Cephes expf; measured: relative error below
  * 1e-7 over the clamped range, sigmoid and tanh within 2e-7 absolute), inlined so that
  * the gate loops vectorise; libm's expf/tanhf are scalar calls. No denormals. */
@@ -120,7 +67,7 @@ static inline float lstm_tanh(float x) { return 2.0f / (1.0f + lstm_exp(-2.0f * 
 /* One direction: buffers in its own scan order (row (k, b) = off[k] + b)                */
 
 typedef struct {
-    LstmDirection *dir;
+    Tensor *b_ih, *b_hh;
     Tensor *wih, *whh;  /* the (quantized) weights the products read */
     /* xh [N, in + H]: row (k, b) = [x_t ; what W_hh reads at step k] (h part 0 at k = 0),
      * side by side so one GEMM gives dW_ih and dW_hh. The reverse direction's x part
@@ -138,7 +85,7 @@ typedef struct {
 } DirState;
 
 typedef struct {
-    LstmLayer *l;
+    int in, hidden, ndir;
     LstmPack p;
     Tensor *xq;         /* the (quantized) input the products read */
     Tensor *y, *final;  /* outputs ([N, ndir*H] or NULL; [B, ndir*H]) */
@@ -162,7 +109,7 @@ static QuantInput hq_input(const float *x, size_t n, int batch, int training) {
 static void scan_forward(LstmCtx *c, int d, int quant) {
     const LstmPack *p = &c->p;
     DirState *s = &c->d[d];
-    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B, D = c->l->in, ld = s->ld;
+    int H = c->hidden, G = 4 * H, nd = c->ndir, B = p->B, D = c->in, ld = s->ld;
     for (int b = 0; b < B; b++) memset(s->xh + (size_t)b * ld + D, 0, (size_t)H * sizeof(float)); /* h_{-1} = 0 */
     if (s->hfp) memset(s->hfp, 0, (size_t)B * H * sizeof(float));
     for (int k = 0; k < p->T; k++) {
@@ -212,7 +159,7 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
 
 /* Runs every direction's scan, side by side when there are threads for it. */
 static void scan_all(LstmCtx *c, int quant) {
-    int nd = c->l->ndir, nth = omp_get_max_threads() < nd ? omp_get_max_threads() : nd;
+    int nd = c->ndir, nth = omp_get_max_threads() < nd ? omp_get_max_threads() : nd;
 #pragma omp parallel for num_threads(nth) schedule(static, 1) if (nth > 1)
     for (int d = 0; d < nd; d++) scan_forward(c, d, quant && c->d[d].hq != NULL);
 }
@@ -223,7 +170,7 @@ static void scan_all(LstmCtx *c, int quant) {
 static void scan_backward(LstmCtx *c, int d, float *dh, float *dc, float *dhprev, const PackedMat *whh) {
     const LstmPack *p = &c->p;
     DirState *s = &c->d[d];
-    int H = c->l->hidden, G = 4 * H, nd = c->l->ndir, B = p->B;
+    int H = c->hidden, G = 4 * H, nd = c->ndir, B = p->B;
     const float *dy = c->y ? c->y->grad : NULL;
     const float *dfin = c->final->grad;
     memset(dh, 0, (size_t)B * H * sizeof(float));
@@ -320,8 +267,7 @@ static void lstm_backward(void *ctx) {
     LstmCtx *c = &node->c;
     Graph *g = node->g;
     const LstmPack *p = &c->p;
-    LstmLayer *l = c->l;
-    int H = l->hidden, G = 4 * H, D = l->in, nd = l->ndir, B = p->B, N = p->N;
+    int H = c->hidden, G = 4 * H, D = c->in, nd = c->ndir, B = p->B, N = p->N;
     float *dh[2], *dc[2], *dhprev[2] = {NULL, NULL};
     GradSwap sw[2];
     PackedMat whh[2];
@@ -359,7 +305,7 @@ static void lstm_backward(void *ctx) {
             if (ghh)
                 for (int j = 0; j < H; j++) ghh[(size_t)o * H + j] += src[D + j];
         }
-        bias_grad(dz, N, G, s->dir->b_ih->t.grad, s->dir->b_hh->t.grad);
+        bias_grad(dz, N, G, s->b_ih->grad, s->b_hh->grad);
         if (!c->xq->grad) continue;
         if (d == 0) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, dz, G, s->wih->data, D, 1.0f,
@@ -382,32 +328,31 @@ static void lstm_backward(void *ctx) {
     }
 }
 
-Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y) {
-    int H = l->hidden, G = 4 * H, D = l->in, nd = l->ndir, B = p->B, N = p->N;
-    if (x->ndim != 2 || x->shape[0] != N || x->shape[1] != D) {
+Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, Tensor **y) {
+    int H = hidden, G = 4 * H, D = x->ndim == 2 ? x->shape[1] : 0, nd = ndir, B = p->B, N = p->N;
+    if (x->ndim != 2 || x->shape[0] != N) {
         char s[64];
-        qat_die("lstm: input %s, expected [%d, %d]", tensor_shape_str(x, s, sizeof s), N, D);
+        qat_die("lstm: input %s, expected [%d, in]", tensor_shape_str(x, s, sizeof s), N);
     }
     LstmNode *node = graph_alloc(g, sizeof *node);
     memset(node, 0, sizeof *node);
     node->g = g;
     LstmCtx *c = &node->c;
-    c->l = l;
+    c->in = D, c->hidden = H, c->ndir = nd;
     c->p = *p;
     c->training = g->training;
-    c->xq = quant_site_apply(g, &l->x_q, x, B);
+    c->xq = x;
     int grad = g->training;
     c->final = graph_tensor2(g, grad, B, nd * H);
     c->y = y ? graph_tensor2(g, grad, N, nd * H) : NULL;
     for (int d = 0; d < nd; d++) {
-        LstmDirection *dir = &l->dir[d];
         DirState *s = &c->d[d];
-        s->dir = dir;
-        s->wih = quant_site_apply(g, &dir->wih_q, &dir->w_ih->t, 1);
-        s->whh = quant_site_apply(g, &dir->whh_q, &dir->w_hh->t, 1);
-        s->hq = dir->h_q.q;
+        s->b_ih = w[d].b_ih, s->b_hh = w[d].b_hh;
+        s->wih = w[d].w_ih;
+        s->whh = w[d].w_hh;
+        s->hq = w[d].hq;
         s->bias = graph_alloc(g, (size_t)G * sizeof(float));
-        for (int j = 0; j < G; j++) s->bias[j] = dir->b_ih->t.data[j] + dir->b_hh->t.data[j];
+        for (int j = 0; j < G; j++) s->bias[j] = s->b_ih->data[j] + s->b_hh->data[j];
         s->ld = D + H;
         s->xh = graph_alloc(g, (size_t)N * s->ld * sizeof(float));
         const float *xs = c->xq->data;

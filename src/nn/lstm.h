@@ -1,6 +1,6 @@
-/* LSTM layer over packed sequences (METHODS.md 7.1), one or two directions, with the
- * quant sites of P1: W_ih and W_hh of each direction, the layer input (shared by both
- * directions) and h_{t-1} before W_hh (one per direction, shared over time steps).
+/* The LSTM op over packed sequences (METHODS.md 7.1), one or two directions, with an
+ * optional quantizer of h_{t-1} inside the recurrence. The layer with its parameters and
+ * quant sites is layers/lstm.h.
  *
  * Packing: the sequences of a batch are sorted by length, longest first, and step t of
  * sequence b is row off[t] + b of a packed [N, D] tensor, present only while b is still
@@ -23,7 +23,8 @@
 #ifndef QAT_NN_LSTM_H
 #define QAT_NN_LSTM_H
 
-#include "nn/layers.h"
+#include "core/graph.h"
+#include "core/quantizer.h"
 
 typedef struct {
     int B, T, N;
@@ -37,26 +38,20 @@ typedef struct {
  * graph's arena. Dies when the lengths are not sorted longest first or one is < 1. */
 void lstm_pack(Graph *g, LstmPack *p, const int *len, int B);
 
+/* One direction of op_lstm: the (quantized) weights its products read, its biases, and
+ * the quantizer of h_{t-1} before W_hh (NULL: none). A quantizer not yet initialised
+ * takes its parameters from this batch's FP states (as every activation quantizer does
+ * from its first batch); then the batch runs quantized. */
 typedef struct {
-    Param *w_ih, *w_hh, *b_ih, *b_hh; /* [4H, in], [4H, H], [4H], [4H]; gates [i; f; g; o] */
-    QuantSite wih_q, whh_q;           /* the weights (per-channel rows: 4H) */
-    QuantSite h_q;                    /* h_{t-1}, the input of W_hh */
-} LstmDirection;
+    Tensor *w_ih, *w_hh; /* [4H, in], [4H, H]; gates [i; f; g; o] */
+    Tensor *b_ih, *b_hh; /* [4H] */
+    Quantizer *hq;
+} LstmWeights;
 
-typedef struct {
-    int in, hidden, ndir;
-    LstmDirection dir[2]; /* forward, reverse */
-    QuantSite x_q;        /* the layer input */
-} LstmLayer;
-
-/* Parameters named like PyTorch's nn.LSTM: "<name>.weight_ih_l<index>[_reverse]", ...;
- * all four initialised U(-1/sqrt(H), 1/sqrt(H)). */
-void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index, int in, int hidden,
-                     int bidirectional);
-
-/* x: the packed input [N, in]. Returns the final states [B, ndir*H]: per sequence
- * [h_{len-1} of the forward scan ; h_0 of the reverse scan]. When y is not NULL, *y gets
- * the packed outputs [N, ndir*H] ([forward ; reverse] state at each step). */
-Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y);
+/* x: the packed input [N, in]; w[ndir]: forward, reverse. Returns the final states
+ * [B, ndir*H]: per sequence [h_{len-1} of the forward scan ; h_0 of the reverse scan].
+ * When y is not NULL, *y gets the packed outputs [N, ndir*H] ([forward ; reverse] state
+ * at each step). */
+Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, Tensor **y);
 
 #endif

@@ -38,6 +38,9 @@ Tensor *op_embedding(Graph *g, Tensor *table, const int *ids, int n, int padding
 
 /* Over the last dimension, biased variance. */
 Tensor *op_layernorm(Graph *g, Tensor *x, Tensor *gamma, Tensor *beta, float eps);
+/* The same on a 2-D x in float arithmetic (op_layernorm accumulates in double, about 3x
+ * slower on rows as short as the transformer blocks' d = 50). */
+Tensor *op_layernorm_float(Graph *g, Tensor *x, Tensor *gamma, Tensor *beta, float eps);
 
 /* Inverted dropout; identity when p == 0 or not training. */
 Tensor *op_dropout(Graph *g, Tensor *x, float p);

@@ -50,8 +50,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/quantizer.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant/reduce.h"
 
 #define APOT_ALPHA_MIN 1e-6f
@@ -498,7 +498,7 @@ Quantizer *apot_make(const QuantSpec *spec) {
     float alpha0 = 1.0f;
     int alpha_max = parse_alpha_init(ai, &alpha0);
 
-    Quantizer *q = quantizer_alloc(&APOT_OPS, spec);
+    Quantizer *q = quant_spec_alloc(&APOT_OPS, spec);
     q->per_channel = 0; /* per-tensor only (see the top of this file) */
     Apot *a = qat_calloc(1, sizeof *a);
     a->denorm = denorm;

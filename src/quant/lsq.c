@@ -14,8 +14,8 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/quantizer.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant/reduce.h"
 
 typedef struct {
@@ -144,7 +144,7 @@ static const QuantizerOps LSQ_OPS = {"lsq",      lsq_init,  lsq_forward,   lsq_b
 
 Quantizer *lsq_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("lsq: bit width must be 2..16 (got %d)", spec->bits);
-    Quantizer *q = quantizer_alloc(&LSQ_OPS, spec);
+    Quantizer *q = quant_spec_alloc(&LSQ_OPS, spec);
     Lsq *l = qat_calloc(1, sizeof *l);
     if (q->is_signed) {
         l->qn = ldexpf(1.0f, q->bits - 1);

@@ -28,31 +28,15 @@ const CfgField quant_schema[] = {
     {NULL, NULL, 0, NULL, NULL},
 };
 
-static const QuantMethod METHODS[] = {
-    {"no_quant", 0, NULL, NULL},
-    {"lsq", 0, lsq_make, NULL},
-    {"pact", 0, pact_make, NULL},
-    {"adaround", 1, adaround_make, adaround_calibrate},
-    {"apot", 0, apot_make, NULL},
-    {"qil", 0, qil_make, NULL},
-};
-static const char *const NAMES[] = {"no_quant", "lsq", "pact", "adaround", "apot", "qil", NULL};
-
-const QuantMethod *quant_method_find(const char *name) {
-    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
-        if (strcmp(METHODS[i].name, name) == 0) return &METHODS[i];
-    return NULL;
+Quantizer *quant_spec_alloc(const QuantizerOps *ops, const QuantSpec *spec) {
+    return quantizer_alloc(ops, spec->bits, spec->is_signed, spec->is_weight, spec->per_channel);
 }
-
-const char *const *quant_method_names(void) { return NAMES; }
-
-int quant_method_is_none(const QuantMethod *qm) { return qm->make == NULL; }
 
 static int valid_bits(long b) { return (b >= 2 && b <= 16) || b == 32; }
 
-QuantBits quant_bits(const QuantMethod *qm, const Config *cfg) {
+QuantBits quant_bits(QuantMaker make, const Config *cfg) {
     QuantBits qb = {32, 32};
-    if (quant_method_is_none(qm)) return qb;
+    if (!make) return qb;
     long b = (long)cfg_int(cfg, "quantizer.bit_width");
     long wb = (long)cfg_int(cfg, "quantizer.weight_bits");
     long ab = (long)cfg_int(cfg, "quantizer.act_bits");
@@ -75,9 +59,9 @@ static int site_bits(const QuantSite *s, int bits, const char *first_last) {
     return bits < 8 ? 8 : bits;
 }
 
-void quant_attach(const QuantMethod *qm, const Config *cfg, QuantSiteList *sites, ParamList *params) {
-    if (quant_method_is_none(qm)) return;
-    QuantBits qb = quant_bits(qm, cfg);
+void quant_attach(QuantMaker make, const Config *cfg, QuantSiteList *sites, ParamList *params) {
+    if (!make) return;
+    QuantBits qb = quant_bits(make, cfg);
     const char *fl = cfg_str(cfg, "quantizer.first_last");
     for (int i = 0; i < sites->n; i++) {
         QuantSite *s = sites->items[i];
@@ -86,7 +70,7 @@ void quant_attach(const QuantMethod *qm, const Config *cfg, QuantSiteList *sites
         if (bits == 32) continue;
         QuantSpec spec = {bits, s->is_signed, weight, weight && cfg_bool(cfg, "quantizer.per_channel"),
                           s->rows, cfg};
-        s->q = qm->make(&spec);
+        s->q = make(&spec);
         for (int k = 0; k < s->q->nparams; k++) {
             Param *p = s->q->params[k];
             char name[256];

@@ -52,8 +52,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/quantizer.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant/reduce.h"
 
 #define PACT_ALPHA_MIN 1e-6f
@@ -361,7 +361,7 @@ Quantizer *pact_make(const QuantSpec *spec) {
     p->lambda = lambda;
     p->l2_pending = 1;
 
-    Quantizer *q = quantizer_alloc(&PACT_OPS, spec);
+    Quantizer *q = quant_spec_alloc(&PACT_OPS, spec);
     q->per_channel = 0; /* per-tensor only (see the top of this file) */
     q->state = p;
     if (q->is_weight) {

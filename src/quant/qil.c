@@ -26,8 +26,8 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/quantizer.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant/reduce.h"
 
 #define QIL_D_MIN 1e-6f
@@ -219,7 +219,7 @@ static const QuantizerOps QIL_OPS = {"qil", qil_init, qil_forward, qil_backward,
 
 Quantizer *qil_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("qil: bit width must be 2..16 (got %d)", spec->bits);
-    Quantizer *q = quantizer_alloc(&QIL_OPS, spec);
+    Quantizer *q = quant_spec_alloc(&QIL_OPS, spec);
     q->per_channel = 0; /* per-tensor only (see the top of this file) */
     Qil *l = qat_calloc(1, sizeof *l);
     l->q = q->is_signed ? ldexpf(1.0f, q->bits - 1) - 1.0f : ldexpf(1.0f, q->bits) - 1.0f;

@@ -5,7 +5,7 @@
 #define QAT_QUANT_QUANT_SITE_H
 
 #include "core/graph.h"
-#include "quant/quantizer.h"
+#include "core/quantizer.h"
 
 typedef enum { SITE_WEIGHT, SITE_INPUT } SiteKind;
 typedef enum { SITE_MIDDLE, SITE_FIRST, SITE_LAST } SitePosition;

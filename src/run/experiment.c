@@ -21,7 +21,7 @@
 #include "io/run_store.h"
 #include "models/model.h"
 #include "nn/optim.h"
-#include "quant/method.h"
+#include "run/methods.h"
 #include "run/resume.h"
 #include "run/trainer.h"
 
@@ -388,9 +388,9 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
         fflush(stdout);
     }
 
-    QuantBits qb = quant_bits(qm, cfg);
+    QuantBits qb = quant_bits(qm->make, cfg);
     Model *m = t.m = md->create(cfg, o->seed);
-    quant_attach(qm, cfg, &m->sites, &m->params);
+    quant_attach(qm->make, cfg, &m->sites, &m->params);
     printf("quant sites (%s, W%dA%d, first/last %s):\n", qm->name, qb.weight_bits, qb.act_bits,
            quant_method_is_none(qm) ? "-" : cfg_str(cfg, "quantizer.first_last"));
     quant_print_sites(&m->sites, stdout);

@@ -9,8 +9,8 @@
 #include "io/run_store.h"
 #include "models/model.h"
 #include "nn/optim.h"
-#include "quant/method.h"
 #include "run/experiment.h"
+#include "run/methods.h"
 
 typedef struct {
     const TrainOptions *o;

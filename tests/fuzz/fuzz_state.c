@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "io/checkpoint.h"
-#include "quant/method.h"
+#include "run/methods.h"
 #include "run/resume.h"
 #include "fuzz_common.h"
 #include "tiny_model.h"

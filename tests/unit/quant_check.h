@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "core/param.h"
-#include "quant/quantizer.h"
+#include "core/quantizer.h"
 
 /* got[i] ~ want[i] to the tolerance of the worked examples' printed digits. */
 #define CHECK_VEC(got, want, n, what) check_vec_close((got), (want), (n), 2e-5, 2e-6, (what), __FILE__, __LINE__)

@@ -21,7 +21,7 @@
 #include "core/graph.h"
 #include "core/param.h"
 #include "fixture.h"
-#include "nn/attention.h"
+#include "layers/attention.h"
 #include "nn/fused_dropout.h"
 
 #define TOL 1e-4

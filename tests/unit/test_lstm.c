@@ -22,7 +22,7 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "fixture.h"
-#include "nn/lstm.h"
+#include "layers/lstm.h"
 #include "quant/method.h"
 
 /* Runs the tape with the output gradients already seeded (several outputs, no scalar

@@ -12,8 +12,8 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "io/config.h"
-#include "nn/layers.h"
-#include "quant/adaround.h"
+#include "layers/layers.h"
+#include "ptq/adaround.h"
 #include "quant/method.h"
 #include "quant_check.h"
 
@@ -617,7 +617,7 @@ static void run_tiny(int is_conv, const char *const *sets, int nsets, const char
     for (int i = 0; i < nsets; i++) config_grid_set(&grid, sets[i]);
     Config cfg;
     config_grid_get(&grid, 0, &cfg);
-    quant_attach(quant_method_find("adaround"), &cfg, &sites, &params);
+    quant_attach(adaround_make, &cfg, &sites, &params);
     QuantSite *ws = is_conv ? &t.conv.wq : &t.lin.wq, *xs = is_conv ? &t.conv.xq : &t.lin.xq;
     CHECK(ws->q != NULL);
     CalibSource src = {tiny_forward, &t, nb, t.B, NULL, NULL, NULL};

@@ -18,8 +18,8 @@
 #include "core/graph.h"
 #include "core/rng.h"
 #include "io/config.h"
-#include "nn/lstm.h"
-#include "quant/adaround.h"
+#include "layers/lstm.h"
+#include "ptq/adaround.h"
 #include "quant/method.h"
 
 enum { L = 2, D = 4, H = 5, B = 4, NB = 4, BIG = 8 };
@@ -131,7 +131,7 @@ static void run(const char *const *sets, int nsets, int all_rows, const char *wh
     for (int i = 0; i < nsets; i++) config_grid_set(&grid, sets[i]);
     Config cfg;
     config_grid_get(&grid, 0, &cfg);
-    quant_attach(quant_method_find("adaround"), &cfg, &n.sites, &n.params);
+    quant_attach(adaround_make, &cfg, &n.sites, &n.params);
     CalibSource src = {net_forward, &n, NB, B, NULL, NULL, NULL};
     adaround_calibrate(&n.sites, &n.params, &cfg, &src, 7);
 

@@ -16,9 +16,9 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "core/quantizer.h"
 #include "io/config.h"
-#include "quant/method.h"
-#include "quant/quantizer.h"
+#include "run/methods.h"
 #include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
@@ -864,21 +864,21 @@ static void test_threads(void) {
 
 static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 1, 1, 0, 1, &cfgs[1][0]};
-    quant_method_find("apot")->make(&spec);
+    apot_make(&spec);
 }
 
 /* Sets the option, then builds an activation quantizer (the option is checked there). */
 static void child_set_make(const void *assignment) {
     config_grid_set(&cfgs[1][0], assignment);
     QuantSpec spec = {4, 0, 0, 0, 1, &cfgs[1][0]};
-    quant_method_find("apot")->make(&spec);
+    apot_make(&spec);
 }
 
 /* Options are checked for weight quantizers too (alpha_init is only used by activations). */
 static void child_set_make_weight(const void *assignment) {
     config_grid_set(&cfgs[1][0], assignment);
     QuantSpec spec = {4, 1, 1, 0, 1, &cfgs[1][0]};
-    quant_method_find("apot")->make(&spec);
+    apot_make(&spec);
 }
 
 static void test_errors(void) {

@@ -14,9 +14,9 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "core/quantizer.h"
 #include "io/config.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
@@ -407,7 +407,7 @@ static void child_bits(const void *assignment) {
     ConfigGrid c;
     config_grid_init(&c, schemas);
     config_grid_set(&c, assignment);
-    quant_bits(quant_method_find("lsq"), &c);
+    quant_bits(lsq_make, &c);
 }
 
 static void test_errors(void) {
@@ -423,7 +423,7 @@ static void test_errors(void) {
     config_grid_init(&c, schemas);
     config_grid_set(&c, "quantizer.weight_bits=2");
     config_grid_set(&c, "quantizer.act_bits=8");
-    QuantBits qb = quant_bits(quant_method_find("lsq"), &c);
+    QuantBits qb = quant_bits(lsq_make, &c);
     CHECK(qb.weight_bits == 2 && qb.act_bits == 8);
     config_grid_free(&c);
 }

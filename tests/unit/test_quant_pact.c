@@ -15,9 +15,9 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "core/quantizer.h"
 #include "io/config.h"
 #include "quant/method.h"
-#include "quant/quantizer.h"
 #include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
@@ -616,14 +616,14 @@ static void child_make_with(const void *assignment) {
     config_grid_init(&c, schemas);
     config_grid_set(&c, assignment);
     QuantSpec spec = {4, 1, 0, 0, 1, &c};
-    quant_method_find("pact")->make(&spec);
+    pact_make(&spec);
     spec.is_weight = 1;
-    quant_method_find("pact")->make(&spec);
+    pact_make(&spec);
 }
 
 static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 0, 0, 0, 1, &cfg_def};
-    quant_method_find("pact")->make(&spec);
+    pact_make(&spec);
 }
 
 static void test_errors(void) {

@@ -14,9 +14,9 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "core/quantizer.h"
 #include "io/config.h"
-#include "quant/method.h"
-#include "quant/quantizer.h"
+#include "run/methods.h"
 #include "quant_check.h"
 
 /* --- helpers ------------------------------------------------------------------------ */
@@ -642,7 +642,7 @@ static void test_threads(void) {
 
 static void child_make_bits(const void *arg) {
     QuantSpec spec = {atoi(arg), 1, 1, 0, 1, &cfg_on};
-    quant_method_find("qil")->make(&spec);
+    qil_make(&spec);
 }
 
 static void child_set(const void *assignment) {

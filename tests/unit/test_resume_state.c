@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "quant/method.h"
+#include "run/methods.h"
 #include "run/resume.h"
 #include "tiny_model.h"
 

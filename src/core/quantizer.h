@@ -3,14 +3,13 @@
  * input and ACCUMULATES gradients of its own learnable parameters (a quantizer can run
  * several times per step: LSTM hidden state, tied embeddings). Learnable parameters and
  * state buffers are Params in the QUANT group, so checkpoints carry them. */
-#ifndef QAT_QUANT_QUANTIZER_H
-#define QAT_QUANT_QUANTIZER_H
+#ifndef QAT_CORE_QUANTIZER_H
+#define QAT_CORE_QUANTIZER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/param.h"
-#include "io/config.h"
 
 typedef struct Quantizer Quantizer;
 
@@ -75,18 +74,10 @@ struct Quantizer {
     void *state; /* method-specific */
 };
 
-/* What a method needs to build the quantizer of one site. */
-typedef struct {
-    int bits;          /* 2..16 */
-    int is_signed;     /* activation grid sign (weights: always signed) */
-    int is_weight;
-    int per_channel;   /* weights only, for methods that support it */
-    int rows;          /* output rows of the weight (per-channel granularity) */
-    const Config *cfg; /* method options (quantizer.* keys) */
-} QuantSpec;
-
 /* Helpers for method implementations. */
-Quantizer *quantizer_alloc(const QuantizerOps *ops, const QuantSpec *spec);
+/* A quantizer of `bits` with ops; weights always take a signed grid, per_channel applies
+ * to weights only. */
+Quantizer *quantizer_alloc(const QuantizerOps *ops, int bits, int is_signed, int is_weight, int per_channel);
 /* A learnable (frozen = 0) or state (frozen = 1) scalar/vector parameter of q. */
 Param *quantizer_add_param(Quantizer *q, const char *name, int size, int frozen, float init);
 void quantizer_free(Quantizer *q);

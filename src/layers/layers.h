@@ -2,8 +2,8 @@
  * with the model's ParamList and declares its quant sites (METHODS.md P1): the weight and
  * the input activation. The forward applies the sites, then the FP op on the quantized
  * tensors (METHODS.md section 6). */
-#ifndef QAT_NN_LAYERS_H
-#define QAT_NN_LAYERS_H
+#ifndef QAT_LAYERS_LAYERS_H
+#define QAT_LAYERS_LAYERS_H
 
 #include "core/param.h"
 #include "core/rng.h"

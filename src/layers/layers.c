@@ -1,4 +1,4 @@
-#include "nn/layers.h"
+#include "layers/layers.h"
 
 #include "nn/conv2d_qin.h"
 

@@ -1,16 +1,16 @@
-#include "quant/quantizer.h"
+#include "core/quantizer.h"
 
 #include <stdlib.h>
 
 #include "core/error.h"
 
-Quantizer *quantizer_alloc(const QuantizerOps *ops, const QuantSpec *spec) {
+Quantizer *quantizer_alloc(const QuantizerOps *ops, int bits, int is_signed, int is_weight, int per_channel) {
     Quantizer *q = qat_calloc(1, sizeof *q);
     q->ops = ops;
-    q->bits = spec->bits;
-    q->is_signed = spec->is_weight ? 1 : spec->is_signed;
-    q->is_weight = spec->is_weight;
-    q->per_channel = spec->is_weight && spec->per_channel;
+    q->bits = bits;
+    q->is_signed = is_weight ? 1 : is_signed;
+    q->is_weight = is_weight;
+    q->per_channel = is_weight && per_channel;
     return q;
 }
 

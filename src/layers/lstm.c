@@ -1,0 +1,78 @@
+#include "layers/lstm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* Parameters and quant sites                                                            */
+
+static Param *new_param(LayerBuilder *lb, const char *name, const char *what, int index, int reverse,
+                        int rows, int cols, float bound) {
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s_l%d%s", name, what, index, reverse ? "_reverse" : "");
+    int shape[2] = {rows, cols};
+    Param *p = param_new(full, cols ? 2 : 1, shape, cols ? PARAM_GROUP_WEIGHT : PARAM_GROUP_NO_DECAY);
+    for (size_t i = 0; i < p->t.size; i++) p->t.data[i] = rng_uniform_range(lb->rng, -bound, bound);
+    param_list_add(lb->params, p);
+    return p;
+}
+
+void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index, int in, int hidden,
+                     int bidirectional) {
+    memset(l, 0, sizeof *l);
+    l->in = in;
+    l->hidden = hidden;
+    l->ndir = bidirectional ? 2 : 1;
+    int G = 4 * hidden;
+    float bound = 1.0f / sqrtf((float)hidden);
+    char site[64];
+    snprintf(site, sizeof site, "%s.l%d", name, index);
+    quant_site_declare(lb->sites, &l->x_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
+    for (int d = 0; d < l->ndir; d++) {
+        LstmDirection *dir = &l->dir[d];
+        dir->w_ih = new_param(lb, name, "weight_ih", index, d, G, in, bound);
+        dir->w_hh = new_param(lb, name, "weight_hh", index, d, G, hidden, bound);
+        dir->b_ih = new_param(lb, name, "bias_ih", index, d, G, 0, bound);
+        dir->b_hh = new_param(lb, name, "bias_hh", index, d, G, 0, bound);
+        snprintf(site, sizeof site, "%s.l%d%s.ih", name, index, d ? "_reverse" : "");
+        quant_site_declare(lb->sites, &dir->wih_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
+        snprintf(site, sizeof site, "%s.l%d%s.hh", name, index, d ? "_reverse" : "");
+        quant_site_declare(lb->sites, &dir->whh_q, site, SITE_WEIGHT, 1, SITE_MIDDLE, G);
+        quant_site_declare(lb->sites, &dir->h_q, site, SITE_INPUT, 1, SITE_MIDDLE, 1);
+        /* Weight and input of each product, for the site table, the model size and PTQ
+         * (AdaRound rebuilds each product x W^T + b from the direction's parameters). */
+        dir->wih_q.layer_kind = dir->whh_q.layer_kind = dir->h_q.layer_kind = LAYER_LSTM;
+        dir->wih_q.layer_ptr = dir->whh_q.layer_ptr = dir->h_q.layer_ptr = dir;
+        dir->wih_q.weight = dir->w_ih;
+        dir->wih_q.partner = &l->x_q;
+        dir->whh_q.weight = dir->w_hh;
+        dir->whh_q.partner = &dir->h_q;
+        dir->h_q.weight = dir->w_hh;
+        dir->h_q.partner = &dir->whh_q;
+    }
+    l->x_q.layer_kind = LAYER_LSTM;
+    l->x_q.layer_ptr = &l->dir[0];
+    l->x_q.partner = &l->dir[0].wih_q;
+    l->x_q.weight = l->dir[0].w_ih;
+}
+
+Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y) {
+    if (x->ndim != 2 || x->shape[0] != p->N || x->shape[1] != l->in) {
+        char s[64];
+        qat_die("lstm: input %s, expected [%d, %d]", tensor_shape_str(x, s, sizeof s), p->N, l->in);
+    }
+    Tensor *xq = quant_site_apply(g, &l->x_q, x, p->B);
+    LstmWeights w[2];
+    for (int d = 0; d < l->ndir; d++) {
+        LstmDirection *dir = &l->dir[d];
+        w[d].w_ih = quant_site_apply(g, &dir->wih_q, &dir->w_ih->t, 1);
+        w[d].w_hh = quant_site_apply(g, &dir->whh_q, &dir->w_hh->t, 1);
+        w[d].b_ih = &dir->b_ih->t, w[d].b_hh = &dir->b_hh->t;
+        /* taken from the site at each forward: a calibration that swaps it sees the calls */
+        w[d].hq = dir->h_q.q;
+    }
+    return op_lstm(g, p, xq, w, l->ndir, l->hidden, y);
+}
