@@ -4,7 +4,7 @@
 # shuffle), the same thread count, in the same run.
 # Usage: bench/run_sasrec.sh [THREADS] [STEPS]
 #
-# PyTorch runs its fast setup (BASELINES.md): length-sorted chunks, each padded only to
+# PyTorch runs its fast setup (docs/BASELINES.md): length-sorted chunks, each padded only to
 # its own longest sequence; the chunk count that is fastest here counts. qat packs the
 # sequences without padding. Both get the same OpenBLAS kernel (as bench/run.sh) and the
 # same OpenMP wait policy: passive unless OMP_WAIT_POLICY is set, because on a shared

@@ -1,10 +1,10 @@
 """PyTorch counterpart of `bench_step sasrec`: the same model (official SASRec block,
-BASELINES.md: d 50, 2 blocks, 1 head, window 200, dropout 0.2, ReLU FFN d->d, BCE with one
+docs/BASELINES.md: d 50, 2 blocks, 1 head, window 200, dropout 0.2, ReLU FFN d->d, BCE with one
 negative per position, Adam lr 1e-3 betas (0.9, 0.98)) on the same batch: batch 0 of the
 first epoch of qat's shuffle (seed 2, xoshiro256** as core/rng.c), so both sides see the
 same 128 users and sequence lengths.
 
-The fast PyTorch setup of BASELINES.md: the batch is split into length-sorted chunks, each
+The fast PyTorch setup of docs/BASELINES.md: the batch is split into length-sorted chunks, each
 left-padded only to its own longest sequence (the all-padding columns trimmed: exact, same
 gradients), the chunks' gradients accumulated before one Adam step.
 Prints "sasrec no_quant torch threads=N batch=B chunks=C ms_per_step=X".

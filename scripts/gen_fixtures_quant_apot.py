@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference fixtures for the APoT quantizer test (tests/unit/test_quant_apot.c), made with
-PyTorch autograd from an independent float64 implementation of METHODS.md 4.2-4.6.
+PyTorch autograd from an independent float64 implementation of docs/METHODS.md 4.2-4.6.
 
 Regenerate (from the repository root; Debian's python3-torch, torch 1.13):
 
@@ -51,7 +51,7 @@ def f32(v):
 
 
 def apot_levels(B):
-    """Q(B) ascending, float64, by the generalised construction of METHODS.md 4.2:
+    """Q(B) ascending, float64, by the generalised construction of docs/METHODS.md 4.2:
     n = B//2 two-bit terms, one one-bit term for odd B; exponents 1, 2, ... go twice
     round-robin over the two-bit terms, then to the one-bit term, then once more over the
     two-bit terms."""
@@ -93,7 +93,7 @@ def near_mid(a, lv):
 
 
 class TernaryCalibrated(torch.autograd.Function):
-    """Official uq_with_calibrated_graditens (METHODS.md 4.5), on normalised u."""
+    """Official uq_with_calibrated_graditens (docs/METHODS.md 4.5), on normalised u."""
 
     @staticmethod
     def forward(ctx, u, alpha):

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference fixtures for the LSQ and PACT quantizer tests (tests/unit/test_quant_lsq.c,
 tests/unit/test_quant_pact.c), made with PyTorch autograd from independent float64
-implementations of METHODS.md 1.2-1.4 (LSQ) and 2.2-2.6 (PACT, SAWB, DoReFa), with the
+implementations of docs/METHODS.md 1.2-1.4 (LSQ) and 2.2-2.6 (PACT, SAWB, DoReFa), with the
 straight-through estimator written as r = t + (round(t) - t).detach().
 
 Regenerate (from the repository root; Debian's python3-torch, torch 1.13):

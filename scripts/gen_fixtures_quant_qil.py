@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference fixtures for the QIL quantizer test (tests/unit/test_quant_qil.c), made with
-PyTorch autograd from an independent float64 implementation of METHODS.md 5.2/5.3.
+PyTorch autograd from an independent float64 implementation of docs/METHODS.md 5.2/5.3.
 
 Regenerate (from the repository root; Debian's python3-torch, torch 1.13):
 

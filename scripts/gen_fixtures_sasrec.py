@@ -22,7 +22,7 @@ Files:
   sasrec_encoder_gelu   nn.TransformerEncoderLayer(8, 2 heads, ff 16, GELU, norm_first=True,
                         eps 1e-5), left padding
   sasrec_encoder_relu   the same with 1 head, ReLU, right padding (the prototype's)
-  sasrec_block          the official SASRec block (BASELINES.md): q = LN1(x),
+  sasrec_block          the official SASRec block (docs/BASELINES.md): q = LN1(x),
                         x = q + Attn(Q from q, K and V from x), h = LN2(x),
                         y = h + fc2(relu(fc1(h))); LayerNorm eps 1e-8; 2 heads; left padding
 """

@@ -1,6 +1,6 @@
 /* Parameters: tensors that live for the whole run, with their gradient and the
  * optimizer's moments. Each belongs to an optimizer group (weights, no-decay, quantizer
- * parameters), so quantizer scales can skip weight decay (METHODS.md P9). */
+ * parameters), so quantizer scales can skip weight decay (docs/METHODS.md P9). */
 #ifndef QAT_CORE_PARAM_H
 #define QAT_CORE_PARAM_H
 

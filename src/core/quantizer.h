@@ -1,4 +1,4 @@
-/* The quantizer interface (METHODS.md 0.2). A quantizer fake-quantizes one tensor:
+/* The quantizer interface (docs/METHODS.md 0.2). A quantizer fake-quantizes one tensor:
  * forward puts values on its grid (float32), backward passes the STE gradient to the
  * input and ACCUMULATES gradients of its own learnable parameters (a quantizer can run
  * several times per step: LSTM hidden state, tied embeddings). Learnable parameters and

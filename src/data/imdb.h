@@ -1,5 +1,5 @@
 /* IMDB Large Movie Review data set (Maas et al. 2011) for the LSTM classifier
- * (METHODS.md 7.1, shared/data/MANIFEST.md section 1).
+ * (docs/METHODS.md 7.1, docs/DATA.md 1).
  *
  * Source: the official aclImdb layout, read from the .tar.gz without extracting it, or
  * from an extracted folder: {train,test}/{pos,neg}/<id>_<rating>.txt, one review per

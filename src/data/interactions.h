@@ -2,7 +2,7 @@
  *
  * Formats (gzip or plain text; blank lines are skipped; a bad line stops the program
  * with the file and line number):
- *   user_item   "user item" per line (SASRec's data_partition layout, MANIFEST 5): each
+ *   user_item   "user item" per line (SASRec's data_partition layout, docs/DATA.md 5): each
  *               user's lines in time order. Item ids are kept as they are (1-based, 0 is
  *               padding); n_items is the largest id.
  *   ml_ratings  MovieLens ratings.dat "UserID::MovieID::Rating::Timestamp": every rating

@@ -1,5 +1,5 @@
 /* Super-resolution data, prepared as every published SR number is (SRCNN's MATLAB code,
- * METHODS.md 8.4, BASELINES.md ESPCN):
+ * docs/METHODS.md 8.4, docs/BASELINES.md ESPCN):
  *   Y  = rgb2ycbcr(uint8 RGB)(:,:,1)     BT.601, 16..235, rounded to 8 bits
  *   HR = Y cropped to a multiple of the scale (modcrop)
  *   LR = imresize(HR/255, 1/scale, 'bicubic')   in double, antialiased, not rounded
@@ -15,7 +15,7 @@
 /* MATLAB rgb2ycbcr luma for R, G, B in 0..255: 16 + (65.481 R + 128.553 G + 24.966 B)/255. */
 double sr_rgb_to_y(double r, double g, double b);
 /* The 8-bit Y plane [h*w] of an image, as rgb2ycbcr on uint8 input (rounded). A grayscale
- * image counts as R = G = B (METHODS.md 8.4), or, with gray_as_y, its values are Y itself
+ * image counts as R = G = B (docs/METHODS.md 8.4), or, with gray_as_y, its values are Y itself
  * (SRCNN's code, which gives the published Set14 bicubic 27.54 dB). */
 void sr_image_y8(const Image8 *img, int gray_as_y, unsigned char *y);
 

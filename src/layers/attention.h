@@ -1,5 +1,5 @@
 /* The attention layer and the two transformer blocks built on op_causal_attention
- * (nn/attention.h; METHODS.md 7.2, BASELINES.md SASRec).
+ * (nn/attention.h; docs/METHODS.md 7.2, docs/BASELINES.md SASRec).
  *
  * Quant sites (P1): the packed in-projection weight W_in [3d, d] (q, k, v rows) and its
  * input, a second input site when keys/values come from another tensor than queries (the
@@ -27,7 +27,7 @@ void attention_init(Attention *a, LayerBuilder *lb, const char *name, int d, int
 Tensor *attention_forward(Graph *g, Attention *a, Tensor *xq, Tensor *xkv, const SeqBatch *sb);
 
 typedef enum {
-    /* The official SASRec block (kang205/SASRec, BASELINES.md):
+    /* The official SASRec block (kang205/SASRec, docs/BASELINES.md):
      *   q = LN1(x); x = q + Attn(Q = q, K = V = x); h = LN2(x); x = h + Drop(FFN(h)) */
     BLOCK_SASREC,
     /* PyTorch TransformerEncoderLayer(norm_first=True):

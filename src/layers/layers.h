@@ -1,7 +1,7 @@
 /* Layers: parameters + quant sites + the op. Building a layer registers its parameters
- * with the model's ParamList and declares its quant sites (METHODS.md P1): the weight and
+ * with the model's ParamList and declares its quant sites (docs/METHODS.md P1): the weight and
  * the input activation. The forward applies the sites, then the FP op on the quantized
- * tensors (METHODS.md section 6). */
+ * tensors (docs/METHODS.md section 6). */
 #ifndef QAT_LAYERS_LAYERS_H
 #define QAT_LAYERS_LAYERS_H
 

@@ -1,4 +1,4 @@
-/* LSTM layer (METHODS.md 7.1): the parameters of one or two directions, named like
+/* LSTM layer (docs/METHODS.md 7.1): the parameters of one or two directions, named like
  * PyTorch's nn.LSTM, and the quant sites of P1: W_ih and W_hh of each direction, the layer
  * input (shared by both directions) and h_{t-1} before W_hh (one per direction, shared
  * over time steps). The op is nn/lstm.h's op_lstm. */

@@ -1,4 +1,4 @@
-/* Evaluation metrics (METHODS.md section 8). */
+/* Evaluation metrics (docs/METHODS.md section 8). */
 #ifndef QAT_METRICS_METRICS_H
 #define QAT_METRICS_METRICS_H
 

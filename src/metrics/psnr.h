@@ -1,4 +1,4 @@
-/* PSNR on the luminance (METHODS.md 8.4, BASELINES.md ESPCN). */
+/* PSNR on the luminance (docs/METHODS.md 8.4, docs/BASELINES.md ESPCN). */
 #ifndef QAT_METRICS_PSNR_H
 #define QAT_METRICS_PSNR_H
 

@@ -1,8 +1,8 @@
-/* Ranking metrics with one relevant item per query (METHODS.md 8.3): HR@k, NDCG@k, MRR.
+/* Ranking metrics with one relevant item per query (docs/METHODS.md 8.3): HR@k, NDCG@k, MRR.
  * The rank is pessimistic: every other candidate scoring >= the target counts above it
  * (ties count against the target). Two candidate sets:
  *   full     every item except the excluded ones (the user's training and validation
- *            items, as BASELINES.md; the target itself is never excluded);
+ *            items, as docs/BASELINES.md; the target itself is never excluded);
  *   sampled  the target and n negatives drawn once, with a fixed seed, uniformly with
  *            replacement from the items the user never interacted with (the SASRec
  *            paper's protocol with n = 100). */

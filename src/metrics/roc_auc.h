@@ -1,4 +1,4 @@
-/* ROC-AUC of a binary classifier (METHODS.md 8.2): the Mann-Whitney statistic, exact,
+/* ROC-AUC of a binary classifier (docs/METHODS.md 8.2): the Mann-Whitney statistic, exact,
  * with tied scores counted one half (midranks). */
 #ifndef QAT_METRICS_ROC_AUC_H
 #define QAT_METRICS_ROC_AUC_H

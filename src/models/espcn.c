@@ -1,4 +1,4 @@
-/* ESPCN x3 super-resolution (METHODS.md 7.3; the recipe of BASELINES.md that reached
+/* ESPCN x3 super-resolution (docs/METHODS.md 7.3; the recipe of docs/BASELINES.md that reached
  * Set5 32.4 dB in PyTorch):
  *   x [B,1,h,w]  LR luminance in [0,1]
  *   conv1 5x5 1->64, pad 2, tanh
@@ -52,7 +52,7 @@ static const CfgField SCHEMA[] = {
     {"dataset", "augment", CFG_BOOL, "true", "a random flip/rotation (dihedral) per batch"},
     {"dataset", "train_limit", CFG_INT, "0", "use only the first N patches (0: all)"},
     {"dataset", "gray_as_y", CFG_BOOL, "false",
-     "grayscale images are Y itself (SRCNN code) instead of R = G = B (METHODS.md 8.4)"},
+     "grayscale images are Y itself (SRCNN code) instead of R = G = B (docs/METHODS.md 8.4)"},
     {"dataset", "cache", CFG_BOOL, "true", "keep prepared sets in DATA_ROOT/sr/cache (verified data only)"},
     {"evaluation", "sets", CFG_STRING, "set5,set14,bsd100", "comma-separated test sets: set5, set14, bsd100"},
     {"evaluation", "border", CFG_INT, "-1", "pixels cut from every side for PSNR (-1: the scale)"},

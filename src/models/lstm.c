@@ -1,4 +1,4 @@
-/* BiLSTM sentiment classifier on IMDB (METHODS.md 7.1; the prototype's models/lstm.py
+/* BiLSTM sentiment classifier on IMDB (docs/METHODS.md 7.1; the prototype's models/lstm.py
  * with configs/model_configs/lstm_default.yml):
  *
  *   ids (the batch packed, longest review first; nn/lstm.h)

@@ -1,4 +1,4 @@
-/* SASRec (Kang & McAuley, ICDM 2018) on a leave-one-out interaction log, METHODS.md 7.2.
+/* SASRec (Kang & McAuley, ICDM 2018) on a leave-one-out interaction log, docs/METHODS.md 7.2.
  *
  *   ids [T] (the batch's sequences packed row after row, no padding; nn/attention.h)
  *   x = Dropout(sqrt(d) * M[ids] + P[pos])    M: item table [N+1 (+1 MASK), d], tied

@@ -1,4 +1,4 @@
-/* simple_cnn on MNIST (METHODS.md 7.4), the prototype's small CNN:
+/* simple_cnn on MNIST (docs/METHODS.md 7.4), the prototype's small CNN:
  *   x [B,1,28,28] in [0,1]
  *   conv1 3x3 1->8, stride 1, no bias -> [B,8,26,26], ReLU
  *   conv2 3x3 8->8, stride 5, no bias -> [B,8,5,5],   ReLU

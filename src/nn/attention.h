@@ -1,6 +1,6 @@
 /* Causal multi-head self-attention over a batch of variable-length sequences: the op
- * (the layers and transformer blocks built on it are layers/attention.h; METHODS.md 7.2,
- * BASELINES.md SASRec).
+ * (the layers and transformer blocks built on it are layers/attention.h; docs/METHODS.md 7.2,
+ * docs/BASELINES.md SASRec).
  *
  * Layout: the sequences of a batch are packed row after row ("ragged"): a tensor [T, d]
  * holds sequence s in rows off[s] .. off[s+1]-1, oldest item first, and no padding at

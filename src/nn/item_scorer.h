@@ -1,7 +1,7 @@
 /* Losses of a recommender whose scores are dot products with its item table (the table
  * is tied: the same tensor is the input embedding). score(t, j) = h[t] . E[j].
  * The table's gradient is a scatter-add over the scored items, on top of whatever the
- * lookup adds (METHODS.md 7.2: M receives gradient from both). */
+ * lookup adds (docs/METHODS.md 7.2: M receives gradient from both). */
 #ifndef QAT_NN_ITEM_SCORER_H
 #define QAT_NN_ITEM_SCORER_H
 
@@ -13,7 +13,7 @@
 Tensor *op_scorer_bce(Graph *g, Tensor *h, Tensor *table, const int *pos, const int *neg);
 
 /* Sampled softmax over the candidates cand[b, 0..k) of row b of h[B, d], the target
- * first: L = mean_b -ln softmax(s_b)[0], ds = p - e_0 (METHODS.md 7.2, example SSM). */
+ * first: L = mean_b -ln softmax(s_b)[0], ds = p - e_0 (docs/METHODS.md 7.2, example SSM). */
 Tensor *op_scorer_sampled_softmax(Graph *g, Tensor *h, Tensor *table, const int *cand, int k);
 
 #endif

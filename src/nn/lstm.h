@@ -1,4 +1,4 @@
-/* The LSTM op over packed sequences (METHODS.md 7.1), one or two directions, with an
+/* The LSTM op over packed sequences (docs/METHODS.md 7.1), one or two directions, with an
  * optional quantizer of h_{t-1} inside the recurrence. The layer with its parameters and
  * quant sites is layers/lstm.h.
  *

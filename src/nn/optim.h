@@ -16,7 +16,7 @@ typedef struct {
 } AdamW;
 
 /* Defaults b1 0.9, b2 0.999, eps 1e-8; lr and wd for the weight group; the no-decay and
- * quantizer groups get the same lr with wd 0 (METHODS.md P9). */
+ * quantizer groups get the same lr with wd 0 (docs/METHODS.md P9). */
 void adamw_init(AdamW *opt, float lr, float weight_decay);
 /* Sets the learning rate of every group (schedules). */
 void adamw_set_lr(AdamW *opt, float lr);

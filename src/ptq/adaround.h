@@ -1,4 +1,4 @@
-/* AdaRound's calibration (METHODS.md 3): one layer's reconstruction problem, exposed for
+/* AdaRound's calibration (docs/METHODS.md 3): one layer's reconstruction problem, exposed for
  * the unit tests, and the whole procedure, adaround_calibrate. */
 #ifndef QAT_PTQ_ADAROUND_H
 #define QAT_PTQ_ADAROUND_H

@@ -1,4 +1,4 @@
-/* AdaRound: adaptive rounding for post-training quantization (METHODS.md 3; Nagel et al.,
+/* AdaRound: adaptive rounding for post-training quantization (docs/METHODS.md 3; Nagel et al.,
  * ICML 2020; AIMET / BRECQ for the details).
  *
  * Quantizers (adaround_make):

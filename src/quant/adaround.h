@@ -1,4 +1,4 @@
-/* AdaRound's quantizer and formulas (METHODS.md 3), shared with its calibration
+/* AdaRound's quantizer and formulas (docs/METHODS.md 3), shared with its calibration
  * (ptq/adaround.h) and the unit tests. The quantizer is adaround_make in quant/method.h.
  *
  * Grids are written as an integer clip range [lo, hi] for floor(W/s) + h: the symmetric

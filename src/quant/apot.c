@@ -1,4 +1,4 @@
-/* APoT: additive powers-of-two quantization (METHODS.md 4; Li, Dong, Wang, ICLR 2020;
+/* APoT: additive powers-of-two quantization (docs/METHODS.md 4; Li, Dong, Wang, ICLR 2020;
  * official code yhhhli/APoT_Quantization, ImageNet/models/quant_layer.py).
  *
  * Level sets Q(B) (4.2), normalised so the largest level is 1, built once per quantizer

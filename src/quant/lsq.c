@@ -1,4 +1,4 @@
-/* LSQ: learned step size quantization (METHODS.md 1; Esser et al., ICLR 2020).
+/* LSQ: learned step size quantization (docs/METHODS.md 1; Esser et al., ICLR 2020).
  *   t = v / s,  vbar = round(clip(t, -Qn, Qp)),  vhat = vbar * s
  *   dvhat/dv = 1[-Qn < t < Qp];  dvhat/ds = round(t) - t inside, -Qn / +Qp when clipped
  *   ds is scaled by g = 1 / sqrt(N * Qp): N = elements of the tensor (of the row when

@@ -1,5 +1,5 @@
 /* The quantizer makers of the methods, their config schema, and how a method is attached
- * to a model's quant sites under the project policy (METHODS.md 0.3). The table of
+ * to a model's quant sites under the project policy (docs/METHODS.md 0.3). The table of
  * methods by name is run/methods.h. */
 #ifndef QAT_QUANT_METHOD_H
 #define QAT_QUANT_METHOD_H

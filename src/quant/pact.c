@@ -1,4 +1,4 @@
-/* PACT: parameterized clipping activation (METHODS.md 2; Choi et al., arXiv 1805.06085),
+/* PACT: parameterized clipping activation (docs/METHODS.md 2; Choi et al., arXiv 1805.06085),
  * with SAWB (default) or DoReFa weights.
  *
  * Activations, learnable clip "alpha" (one per site):

@@ -1,4 +1,4 @@
-/* QIL: quantization interval learning (METHODS.md 5; Jung et al., CVPR 2019).
+/* QIL: quantization interval learning (docs/METHODS.md 5; Jung et al., CVPR 2019).
  *
  * Interval [c - d, c + d]: magnitudes below c - d are pruned to 0, above c + d clipped.
  *   alpha = 0.5/d, beta = -0.5 c/d + 0.5, u = alpha*a + beta (a = |w|, or x unsigned)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 /* full: the default configs; QAT fine-tunes for a fraction of the FP schedule, as the
- * papers fine-tune from a converged FP model (METHODS.md P7). */
+ * papers fine-tune from a converged FP model (docs/METHODS.md P7). */
 static const TablePreset FULL[] = {
     {"lstm", "roc_auc", "LSTM (ROC-AUC, IMDB)", {NULL}, {"training.epochs=1"}, {NULL}},
     {"sasrec", "ndcg@10", "SASRec (NDCG@10, ML-1M)", {NULL}, {"training.epochs=20"}, {NULL}},

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<harness>/) from small
-cut-down pieces of the real data (../shared/data, see its MANIFEST.md) and the project's
+cut-down pieces of the real data (../shared/data, described in docs/DATA.md) and the project's
 configs. Python's standard library only; run from anywhere:
 
     python3 tests/fuzz/make_corpus.py [DATA_DIR]

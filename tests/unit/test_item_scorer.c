@@ -1,5 +1,5 @@
 /* The tied item scorer losses (nn/item_scorer.h): the sampled-softmax worked example SSM
- * of METHODS.md 7.2, and both losses against central differences in double. */
+ * of docs/METHODS.md 7.2, and both losses against central differences in double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

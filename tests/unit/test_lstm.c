@@ -1,6 +1,6 @@
 /* The packed LSTM op (nn/lstm.h):
  *  - the packing tables for uneven lengths;
- *  - the two-step worked example of METHODS.md 7.1 (forward states and every gradient);
+ *  - the two-step worked example of docs/METHODS.md 7.1 (forward states and every gradient);
  *  - PyTorch nn.LSTM fixtures (packed, bidirectional, 2 layers, uneven lengths; and one
  *    layer, one direction): outputs, final states, every parameter gradient and dx;
  *  - central finite differences (Richardson-extrapolated, steps 0.1 and 0.05) on a
@@ -87,7 +87,7 @@ static void test_pack(void) {
     graph_free(&g);
 }
 
-/* METHODS.md 7.1: H = D = 1, gates [i f g o], loss = h_2. */
+/* docs/METHODS.md 7.1: H = D = 1, gates [i f g o], loss = h_2. */
 static void test_worked_example(void) {
     Net n;
     net_init(&n, 1, 1, 1, 0, 1);

@@ -1,4 +1,4 @@
-/* AdaRound (METHODS.md 3): the worked examples A1-A5 of 3.9, the 80-candidate MSE grid
+/* AdaRound (docs/METHODS.md 3): the worked examples A1-A5 of 3.9, the 80-candidate MSE grid
  * search, the reconstruction gradient of the real code path (hand values and central
  * differences, linear and conv), the quantizers (grid, idempotence, exported codes), and
  * end-to-end calibrations of a tiny linear and a tiny conv layer through

@@ -1,4 +1,4 @@
-/* Tests for the APoT quantizer (src/quant/apot.c, METHODS.md 4): the level sets Q(B)
+/* Tests for the APoT quantizer (src/quant/apot.c, docs/METHODS.md 4): the level sets Q(B)
  * (4.2, literally for B = 2..5, against the official base sets for B = 2..6, sizes up to
  * B = 16, the B = 7 / B = 8 values of the generalisation), the worked examples Q1 (official
  * and denorm gradients), Q2 and Q3, generic properties (grid and level count of 0.4,
@@ -410,7 +410,7 @@ static void test_q3(void) {
 
 /* --- generic properties ------------------------------------------------------------- */
 
-/* Level count of METHODS.md 0.4 (uniform mode: the same counts). */
+/* Level count of docs/METHODS.md 0.4 (uniform mode: the same counts). */
 static int level_count(int bits, int kind) {
     if (kind == UNSIGNED_ACT) return 1 << bits;
     return bits == 2 && kind == WEIGHT ? 3 : (1 << bits) - 1;

@@ -1,4 +1,4 @@
-/* Tests for the LSQ quantizer (src/quant/lsq.c, METHODS.md 1): the worked examples L1-L3
+/* Tests for the LSQ quantizer (src/quant/lsq.c, docs/METHODS.md 1): the worked examples L1-L3
  * (per-element derivatives from one-hot upstream gradients, the gradient scale, init),
  * generic properties (grid, level count, idempotence, step gradient against central
  * finite differences of the STE-linearised function, b = 16 near identity), per-channel
@@ -57,7 +57,7 @@ static void derivs(Quantizer *q, const float *x, int n, int batch, Derivs *r) {
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull; /* the draws these tests were written with (check.h) */
 static float nrand(void) { return check_splitmix_normal(&rng_state); }
 
-/* --- worked examples (METHODS.md 1.7) ----------------------------------------------- */
+/* --- worked examples (docs/METHODS.md 1.7) ----------------------------------------------- */
 
 static void test_l1(void) {
     const float v[6] = {-1.3f, -0.6f, -0.1f, 0.2f, 0.37f, 0.8f};

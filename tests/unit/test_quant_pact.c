@@ -1,4 +1,4 @@
-/* Tests for the PACT quantizer (src/quant/pact.c, METHODS.md 2): the worked examples
+/* Tests for the PACT quantizer (src/quant/pact.c, docs/METHODS.md 2): the worked examples
  * P1-P4 (per-element derivatives from one-hot upstream gradients, the given upstream
  * gradient, the L2 term), the L2 term once per optimizer step, init and clamp, SAWB
  * frozen for evaluation, generic properties (grid, level count, idempotence, gradients
@@ -71,7 +71,7 @@ static void derivs(Quantizer *q, const float *x, int n, Derivs *r) {
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull; /* the draws these tests were written with (check.h) */
 static float nrand(void) { return check_splitmix_normal(&rng_state); }
 
-/* --- worked examples (METHODS.md 2.8) ----------------------------------------------- */
+/* --- worked examples (docs/METHODS.md 2.8) ----------------------------------------------- */
 
 static void test_p1(void) {
     const float x[5] = {-0.5f, 0.3f, 0.9f, 1.5f, 2.5f};

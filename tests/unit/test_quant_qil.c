@@ -1,4 +1,4 @@
-/* Tests for the QIL quantizer (src/quant/qil.c, METHODS.md 5): the worked examples I1-I3
+/* Tests for the QIL quantizer (src/quant/qil.c, docs/METHODS.md 5): the worked examples I1-I3
  * (per-element derivatives from one-hot upstream gradients, and their sums), generic
  * properties (grid, level count, idempotence, c/d/gamma/x gradients against central
  * finite differences of the STE-linearised function, b = 16 near identity), init, clamp,
@@ -74,7 +74,7 @@ static double sumd(const double *v, int n) {
     return s;
 }
 
-/* --- worked examples (METHODS.md 5.6) ----------------------------------------------- */
+/* --- worked examples (docs/METHODS.md 5.6) ----------------------------------------------- */
 
 static void test_i1(void) {
     const float w[5] = {0.1f, -0.35f, 0.52f, -0.68f, 1.0f};

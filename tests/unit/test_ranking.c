@@ -1,4 +1,4 @@
-/* Ranking metrics (metrics/ranking.h, METHODS.md 8.3): NDCG/HR values by rank, ties counted
+/* Ranking metrics (metrics/ranking.h, docs/METHODS.md 8.3): NDCG/HR values by rank, ties counted
  * against the target, excluded candidates, averaging, and the sampled negatives. */
 #include <math.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "metrics/ranking.h"
 
 static void test_values(void) {
-    /* METHODS.md 8.3: rank 1 -> 1; 2 -> 0.630930; 3 -> 0.5; 10 -> 0.289065; 11 -> 0 */
+    /* docs/METHODS.md 8.3: rank 1 -> 1; 2 -> 0.630930; 3 -> 0.5; 10 -> 0.289065; 11 -> 0 */
     CHECK_CLOSE(ndcg_at(1, 10), 1.0, 1e-9);
     CHECK_CLOSE(ndcg_at(2, 10), 0.630930, 1e-6);
     CHECK_CLOSE(ndcg_at(3, 10), 0.5, 1e-9);
@@ -19,7 +19,7 @@ static void test_values(void) {
 }
 
 static void test_ties(void) {
-    /* METHODS.md 8.3: target index 2 ties with two others: optimistic rank 3, pessimistic 5. */
+    /* docs/METHODS.md 8.3: target index 2 ties with two others: optimistic rank 3, pessimistic 5. */
     float s[5] = {0.5f, 1.2f, 0.5f, 0.9f, 0.5f};
     int r = rank_of_target(s, 5, 2, NULL);
     CHECK(r == 5);

@@ -1,4 +1,4 @@
-/* ROC-AUC (metrics/roc_auc.h, METHODS.md 8.2): hand cases with ties, the spec's example,
+/* ROC-AUC (metrics/roc_auc.h, docs/METHODS.md 8.2): hand cases with ties, the spec's example,
  * undefined cases, and random cases with many ties against the O(n1 n0) pair count. */
 #include <math.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@ static double pairwise(const float *s, const int *y, int n) {
 }
 
 int main(void) {
-    /* METHODS.md 8.2: midranks [5, 3.5, 3.5, 2, 1], R_pos = 9.5, U = 3.5, AUC = 3.5 / 6 */
+    /* docs/METHODS.md 8.2: midranks [5, 3.5, 3.5, 2, 1], R_pos = 9.5, U = 3.5, AUC = 3.5 / 6 */
     float s1[5] = {0.9f, 0.8f, 0.8f, 0.3f, 0.2f};
     int y1[5] = {1, 1, 0, 0, 1};
     CHECK_CLOSE(roc_auc(s1, y1, 5), 3.5 / 6.0, 1e-12);

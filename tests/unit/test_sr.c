@@ -1,5 +1,5 @@
 /* The super-resolution pipeline (data/sr.h, data/image.h, metrics/psnr.h):
- *  - rgb2ycbcr luma: METHODS.md 8.4 values and scripts/gen_fixtures_sr.py's;
+ *  - rgb2ycbcr luma: docs/METHODS.md 8.4 values and scripts/gen_fixtures_sr.py's;
  *  - bicubic imresize against the Python re-implementation of MATLAB's imresize.m
  *    (tests/fixtures/sr_imresize.bin), plus properties that need no reference (a ramp's
  *    interior is reproduced exactly, a constant stays constant);
@@ -109,7 +109,7 @@ static void test_imresize_properties(void) {
 }
 
 static void test_psnr(void) {
-    /* METHODS.md 8.4: HR [[100,110],[120,130]], SR [[102,108],[120,133]] -> MSE 4.25. */
+    /* docs/METHODS.md 8.4: HR [[100,110],[120,130]], SR [[102,108],[120,133]] -> MSE 4.25. */
     unsigned char hr[4] = {100, 110, 120, 130};
     float sr[4] = {102 / 255.0f, 108 / 255.0f, 120 / 255.0f, 133 / 255.0f};
     CHECK_CLOSE(psnr_y(sr, hr, 2, 2, 0, 1), 41.8469, 1e-5);
@@ -395,7 +395,7 @@ static void test_real_baselines(void) {
         CHECK(s.n == (k == 0 ? 5 : k == 1 ? 14 : 100));
         sr_set_free(&s);
     }
-    /* The default (METHODS.md 8.4) counts Set14's grayscale bridge as R = G = B. */
+    /* The default (docs/METHODS.md 8.4) counts Set14's grayscale bridge as R = G = B. */
     SrSet s;
     sr_set_init(&s, 3, 0);
     snprintf(path, sizeof path, "%s/sr/Set14", data_root());
