@@ -59,7 +59,7 @@ struct Model {
 
 /* Registry */
 const ModelDef *model_find(const char *name); /* NULL when unknown */
-/* "simple_cnn, lstm, sasrec, espcn" and whether each is built. */
+/* The names of the models built in, NULL-terminated, in the order the CLI lists them. */
 const char *const *model_names(void);
 
 #endif

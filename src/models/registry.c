@@ -6,22 +6,30 @@
 #include "models/model.h"
 
 /* Each model file defines one ModelDef. They are weak references, so a build without a
- * model file still links and answers "not available yet" for it. */
+ * model file still links; the model is then neither listed nor found. Adding a model is
+ * one entry in MODELS plus its file models/NAME.c. */
 extern const ModelDef simple_cnn_model __attribute__((weak));
 extern const ModelDef lstm_model __attribute__((weak));
 extern const ModelDef sasrec_model __attribute__((weak));
 extern const ModelDef espcn_model __attribute__((weak));
 
-static const char *const NAMES[] = {"sasrec", "espcn", "lstm", "simple_cnn", NULL};
+/* The model table, in the order the CLI lists them (the prototype's). */
+static const ModelDef *const MODELS[] = {&sasrec_model, &espcn_model, &lstm_model, &simple_cnn_model};
+#define NMODELS (sizeof MODELS / sizeof MODELS[0])
 
 const ModelDef *model_find(const char *name) {
-    const ModelDef *all[] = {&simple_cnn_model, &lstm_model, &sasrec_model, &espcn_model};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (all[i] && strcmp(all[i]->name, name) == 0) return all[i];
+    for (size_t i = 0; i < NMODELS; i++)
+        if (MODELS[i] && strcmp(MODELS[i]->name, name) == 0) return MODELS[i];
     return NULL;
 }
 
-const char *const *model_names(void) { return NAMES; }
+const char *const *model_names(void) {
+    static const char *names[NMODELS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NMODELS; i++)
+        if (MODELS[i]) names[n++] = MODELS[i]->name;
+    return names;
+}
 
 void metrics_set(Metrics *m, const char *key, double value) {
     for (int i = 0; i < m->n; i++)
