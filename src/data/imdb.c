@@ -615,7 +615,8 @@ static void cache_write(const char *path, const char *key, const ImdbData *d) {
 
 static int read_split(FILE *f, ImdbSplit *s, int vocab) {
     int64_t n;
-    if (!get(f, &n, sizeof n) || n < 0 || n > (1 << 24) || n > bytes_left(f) / 8) return 0;
+    /* a cache is only written with reviews in both splits */
+    if (!get(f, &n, sizeof n) || n < 1 || n > (1 << 24) || n > bytes_left(f) / 8) return 0;
     s->n = (int)n;
     s->label = qat_malloc((size_t)(n ? n : 1) * sizeof *s->label);
     s->len = qat_malloc((size_t)(n ? n : 1) * sizeof *s->len);
@@ -641,7 +642,8 @@ static int cache_read(const char *path, const char *key, ImdbData *d) {
     char magic[8], k[64];
     int64_t head[4];
     int ok = get(f, magic, 8) && !memcmp(magic, CACHE_MAGIC, 8) && get(f, k, 64) && !memcmp(k, key, 64) &&
-             get(f, head, sizeof head) && head[0] >= 2 && head[0] < (1 << 28) && head[0] <= bytes_left(f) / 4;
+             get(f, head, sizeof head) && head[0] >= 2 && head[0] < (1 << 28) && head[0] <= bytes_left(f) / 4 &&
+             head[1] >= 0 && head[2] >= 0 && head[3] >= 0;
     if (ok) {
         d->vocab_size = (int)head[0];
         d->skipped_empty = head[1], d->skipped_utf8 = head[2], d->skipped_nowords = head[3];

@@ -196,18 +196,24 @@ static void test_loader(void) {
     /* Damaged counts (found by tests/fuzz/fuzz_imdb_tar.c): a vocabulary of 2^28 - 1
      * words, or 16 reviews of 2^31 - 1 tokens (128 GiB), in a file of a few bytes. They
      * were allocated before reading (the tokens: an out-of-memory error); now the cache
-     * reads as damaged and is rebuilt. */
-    for (int k = 0; k < 2; k++) {
+     * reads as damaged and is rebuilt. So is a cache without a review in its splits
+     * (k = 2), which would have trained on nothing. */
+    for (int k = 0; k < 3; k++) {
         unsigned char body[256];
         size_t n = 0;
         int64_t head[4] = {k == 0 ? (1 << 28) - 1 : 2, 0, 0, 0};
         memcpy(body, head, sizeof head), n += sizeof head;
+        for (int w = 0; k > 0 && w < 2; w++) {
+            uint32_t len = 5;
+            memcpy(body + n, &len, 4), n += 4;
+            memcpy(body + n, w ? "<unk>" : "<pad>", 5), n += 5;
+        }
+        if (k == 2) {
+            int64_t none = 0;
+            memcpy(body + n, &none, 8), n += 8;
+            memcpy(body + n, &none, 8), n += 8;
+        }
         if (k == 1) {
-            for (int w = 0; w < 2; w++) {
-                uint32_t len = 5;
-                memcpy(body + n, &len, 4), n += 4;
-                memcpy(body + n, w ? "<unk>" : "<pad>", 5), n += 5;
-            }
             int64_t reviews = 16;
             memcpy(body + n, &reviews, 8), n += 8;
             int32_t label[16] = {0}, len[16];
