@@ -1,5 +1,6 @@
 /* qat: quantization-aware training and post-training quantization, evaluated. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -15,10 +16,13 @@ static const char USAGE[] =
     "  fetch    set up a dataset in data/, checked against its sha256 (qat fetch --help)\n"
     "\n"
     "Environment: QAT_DATA_DIR (data root, default data), QAT_DATA_MIRROR (local copy of the\n"
-    "datasets, default ../shared/data), QAT_CONFIG_DIR (default configs), MLFLOW_TRACKING_URI.\n";
+    "datasets, default ../shared/data), QAT_CONFIG_DIR (default configs), MLFLOW_TRACKING_URI,\n"
+    "QAT_ERROR_FILE (a file that gets the error message when qat fails).\n";
 
 int main(int argc, char **argv) {
     runtime_select_blas_kernel(argv);
+    const char *error_file = getenv("QAT_ERROR_FILE");
+    if (error_file && *error_file) qat_set_error_file(error_file);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

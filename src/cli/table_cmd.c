@@ -90,18 +90,6 @@ int cmd_table(int argc, char **argv) {
     for (int i = 0; i < nmethods; i++) o.methods[o.nmethods++] = methods[i];
 
     int failed = table_run(&o);
-    char path[1100];
-    snprintf(path, sizeof path, "%s/table_%dbit.md", o.output_dir, o.bits);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        printf("\n");
-        char line[8192];
-        while (fgets(line, sizeof line, f)) {
-            if (!strncmp(line, "Cells (", 7)) break; /* the per-cell commands stay in the file */
-            fputs(line, stdout);
-        }
-        fclose(f);
-    }
     printf("written: %s/table_%dbit.{md,csv,json,svg}\n", o.output_dir, o.bits);
     if (failed) fprintf(stderr, "qat: %d cell(s) failed; see the logs named above\n", failed);
     free(models_copy);

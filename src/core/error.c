@@ -9,6 +9,20 @@ static QatDieHook g_die_hook;
 
 void qat_set_die_hook(QatDieHook hook) { g_die_hook = hook; }
 
+static char g_error_file[1024];
+
+void qat_set_error_file(const char *path) { snprintf(g_error_file, sizeof g_error_file, "%s", path ? path : ""); }
+
+/* Best effort: the process is exiting with the message on stderr anyway. */
+static void write_error_file(const char *fmt, va_list ap) {
+    if (!g_error_file[0]) return;
+    FILE *f = fopen(g_error_file, "w");
+    if (!f) return;
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fclose(f);
+}
+
 void qat_die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -19,6 +33,10 @@ void qat_die(const char *fmt, ...) {
         g_die_hook(msg);
         abort(); /* a hook that returns is a harness bug */
     }
+    va_list copy;
+    va_copy(copy, ap);
+    write_error_file(fmt, copy);
+    va_end(copy);
     fflush(stdout);
     fputs("qat: error: ", stderr);
     vfprintf(stderr, fmt, ap);

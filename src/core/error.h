@@ -16,6 +16,10 @@
 /* Prints "qat: error: <message>" to stderr and exits with status 1. */
 QAT_NORETURN void qat_die(const char *fmt, ...) QAT_PRINTF(1, 2);
 
+/* Where qat_die also writes its message (one line, the file replaced): how a parent
+ * process (qat table) learns why its child run failed. NULL: nowhere. */
+void qat_set_error_file(const char *path);
+
 /* For fuzz harnesses: a hook that replaces the message and the exit (it must not return:
  * it longjmps back to the harness). NULL restores the default. */
 typedef void (*QatDieHook)(const char *message);

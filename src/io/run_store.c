@@ -222,7 +222,7 @@ void run_store_interrupted(RunStore *rs, const char *why) {
     free(rs);
 }
 
-int run_store_read_result(const char *dir, RunResult *out) {
+int run_store_read_result(const char *dir, const char *key, RunResult *out) {
     char path[1100];
     if (snprintf(path, sizeof path, "%s/result.json", dir) >= (int)sizeof path) qat_die("path too long: %s", dir);
     if (!file_exists(path)) return 0;
@@ -235,7 +235,7 @@ int run_store_read_result(const char *dir, RunResult *out) {
         qat_die("%s is not a qat result (it needs \"threads\", \"metric\" and \"metrics\")", path);
     memset(out, 0, sizeof *out);
     out->threads = (int)json_integer_value(threads);
-    snprintf(out->metric, sizeof out->metric, "%s", json_string_value(metric));
+    snprintf(out->metric, sizeof out->metric, "%s", key ? key : json_string_value(metric));
     json_t *v = json_object_get(metrics, out->metric);
     out->value = json_is_number(v) ? json_number_value(v) : NAN;
     out->wall_seconds = json_is_number(wall) ? json_number_value(wall) : NAN;

@@ -65,13 +65,14 @@ void run_store_interrupted(RunStore *rs, const char *why);
 /* What result.json says of a finished run. */
 typedef struct {
     int threads;
-    char metric[64]; /* the headline metric's key */
+    char metric[64]; /* the metric read: the one asked for, or the run's headline metric */
     double value;    /* its value (NaN when absent) */
     double wall_seconds;
 } RunResult;
 
-/* 0 when dir has no result.json; 1 when it has one and it was read. Dies when it is not
- * valid JSON of a run (names the file and the problem). */
-int run_store_read_result(const char *dir, RunResult *out);
+/* 0 when dir has no result.json; 1 when it has one and it was read. key: the metric to
+ * read (NULL: the run's headline metric, its "metric"). Dies when it is not valid JSON of
+ * a run (names the file and the problem). */
+int run_store_read_result(const char *dir, const char *key, RunResult *out);
 
 #endif

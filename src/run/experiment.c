@@ -285,7 +285,7 @@ void experiment_names(const TrainOptions *o, const Config *cfg, char *experiment
  * numbers depend on them). Returns 1 when reused. */
 static int reuse_finished(const Trainer *t, int waited) {
     RunResult r;
-    if (t->o->no_resume || !run_store_read_result(t->dir, &r)) return 0;
+    if (t->o->no_resume || !run_store_read_result(t->dir, NULL, &r)) return 0;
     if (r.threads != runtime_threads()) {
         printf("run %s finished with %d threads; training it again with %d\n", t->dir, r.threads,
                runtime_threads());

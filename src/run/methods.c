@@ -5,12 +5,12 @@
 #include "ptq/adaround.h"
 
 static const QuantMethod METHODS[] = {
-    {"no_quant", 0, NULL, NULL},
-    {"lsq", 0, lsq_make, NULL},
-    {"pact", 0, pact_make, NULL},
-    {"adaround", 1, adaround_make, adaround_calibrate},
-    {"apot", 0, apot_make, NULL},
-    {"qil", 0, qil_make, NULL},
+    {"no_quant", "No quant", 0, NULL, NULL},
+    {"lsq", "LSQ", 0, lsq_make, NULL},
+    {"pact", "PACT", 0, pact_make, NULL},
+    {"adaround", "AdaRound", 1, adaround_make, adaround_calibrate},
+    {"apot", "APoT", 0, apot_make, NULL},
+    {"qil", "QIL", 0, qil_make, NULL},
 };
 #define NMETHODS (sizeof METHODS / sizeof METHODS[0])
 

@@ -12,6 +12,7 @@
 
 typedef struct {
     const char *name;
+    const char *title; /* in tables: "LSQ" */
     int is_ptq; /* post-training: calibrate() instead of training */
     QuantMaker make; /* the quantizer of one site; NULL: no quantization */
     /* PTQ only: fit the quantizers (and final weights) from calibration data. */

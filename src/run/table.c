@@ -16,7 +16,9 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/run_store.h"
 #include "run/experiment.h"
+#include "run/methods.h"
 #include "run/table_presets.h"
 
 #define CELL_MAX_ARGS 48
@@ -97,45 +99,14 @@ static void cell_run_dir(const TableOptions *o, Cell *c, const char *fp_ckpt) {
         off += (size_t)snprintf(c->command + off, sizeof c->command - off, " %s", argv[i]);
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = qat_malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* The number after "key": inside the text from `from` on; NAN when absent. */
-static double json_number_after(const char *text, const char *from, const char *key) {
-    const char *p = from ? strstr(text, from) : text;
-    if (!p) return NAN;
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    p = strstr(p, pat);
-    if (!p) return NAN;
-    p += strlen(pat);
-    while (*p == ' ') p++;
-    char *end;
-    double v = strtod(p, &end);
-    return end == p ? NAN : v;
-}
-
 /* Reads value and wall time of a finished run; 0 when there is none. */
 static int cell_read_result(Cell *c) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/result.json", c->run_dir);
-    char *text = read_text(path);
-    if (!text) return 0;
-    c->value = json_number_after(text, "\"metrics\"", c->preset->metric);
-    c->wall = json_number_after(text, NULL, "wall_seconds");
-    free(text);
+    RunResult r;
+    if (!run_store_read_result(c->run_dir, c->preset->metric, &r)) return 0;
+    c->value = r.value;
+    c->wall = r.wall_seconds;
     if (isnan(c->value)) {
-        snprintf(c->error, sizeof c->error, "%s has no metric '%s'", path, c->preset->metric);
+        snprintf(c->error, sizeof c->error, "%s/result.json has no metric '%s'", c->run_dir, c->preset->metric);
         return 0;
     }
     return 1;
@@ -169,6 +140,9 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
     const char *argv[CELL_MAX_ARGS + 1];
     argv[0] = "qat";
     cell_args(o, c, fp_ckpt, store, argv + 1);
+    char error_file[1500];
+    snprintf(error_file, sizeof error_file, "%s.error", c->log);
+    unlink(error_file);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) qat_die("cannot start a run: %s", strerror(errno));
@@ -177,6 +151,7 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* the table killed: the cell saves and stops */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        setenv("QAT_ERROR_FILE", error_file, 1); /* why it failed, for the report */
         /* a resumed cell's log goes on after the interrupted one's */
         char state[1100];
         snprintf(state, sizeof state, "%s/resume.state", c->run_dir);
@@ -200,21 +175,21 @@ static int cell_spawn(const TableOptions *o, Cell *c, const char *fp_ckpt) {
         fflush(stdout);
         exit(128 + g_table_stop);
     }
-    /* The run's own error line, for the report. */
-    char *log = read_text(c->log);
-    const char *e = log ? strstr(log, "qat: error: ") : NULL;
-    if (e) {
-        snprintf(c->error, sizeof c->error, "%s", e + 12);
-        char *nl = strchr(c->error, '\n');
-        if (nl) *nl = '\0';
+    /* The run's error message, for the report. */
+    FILE *f = fopen(error_file, "r");
+    if (f && fgets(c->error, sizeof c->error, f)) {
+        c->error[strcspn(c->error, "\n")] = '\0';
+    } else if (WIFEXITED(status)) {
+        snprintf(c->error, sizeof c->error, "exit status %d", WEXITSTATUS(status));
     } else {
-        snprintf(c->error, sizeof c->error, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        snprintf(c->error, sizeof c->error, "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     }
-    free(log);
+    if (f) fclose(f);
     return 0;
 }
 
 static void write_tables(const TableOptions *o, Cell *cells, int ncells, double total_wall);
+static void print_tables(FILE *f, const TableOptions *o, const Cell *cells, int n);
 
 int table_run(const TableOptions *o) {
     int nm = o->nmethods;
@@ -262,6 +237,8 @@ int table_run(const TableOptions *o) {
         }
     }
     write_tables(o, cells, ncells, runtime_now() - t0);
+    printf("\n");
+    print_tables(stdout, o, cells, ncells);
     int failed = 0;
     for (int i = 0; i < ncells; i++) failed += !cells[i].ok;
     return failed;
@@ -282,20 +259,12 @@ static double relative(const Cell *cells, int n, const Cell *c) {
 }
 
 static const char *method_title(const char *m) {
-    if (!strcmp(m, "no_quant")) return "No quant";
-    if (!strcmp(m, "lsq")) return "LSQ";
-    if (!strcmp(m, "pact")) return "PACT";
-    if (!strcmp(m, "adaround")) return "AdaRound";
-    if (!strcmp(m, "apot")) return "APoT";
-    if (!strcmp(m, "qil")) return "QIL";
-    return m;
+    const QuantMethod *qm = quant_method_find(m);
+    return qm ? qm->title : m;
 }
 
-static void write_markdown(const TableOptions *o, const Cell *cells, int n, double total_wall) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/table_%dbit.md", o->output_dir, o->bits);
-    AtomicFile af;
-    FILE *f = atomic_file_open(&af, path);
+/* Table 1 (absolute) and Table 2 (% of no quantization) as Markdown. */
+static void print_tables(FILE *f, const TableOptions *o, const Cell *cells, int n) {
     for (int t = 0; t < 2; t++) {
         fprintf(f, "%s at W%dA%d (%s preset)%s\n\n", t ? "Table 2: % of no quantization" : "Table 1: absolute",
                 o->bits, o->bits, o->preset, "");
@@ -316,6 +285,14 @@ static void write_markdown(const TableOptions *o, const Cell *cells, int n, doub
         }
         fprintf(f, "\n");
     }
+}
+
+static void write_markdown(const TableOptions *o, const Cell *cells, int n, double total_wall) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/table_%dbit.md", o->output_dir, o->bits);
+    AtomicFile af;
+    FILE *f = atomic_file_open(&af, path);
+    print_tables(f, o, cells, n);
     fprintf(f, "Cells (seed %llu, %d threads; total %.0f s this invocation):\n\n", (unsigned long long)o->seed,
             o->threads, total_wall);
     fprintf(f, "| model | method | value | run wall time (s) | command |\n|---|---|---|---|---|\n");

@@ -20,7 +20,7 @@ typedef struct {
 
 static void read_result(void *p) {
     Ctx *c = p;
-    c->found = run_store_read_result(c->dir, &c->r);
+    c->found = run_store_read_result(c->dir, NULL, &c->r);
 }
 
 static void run(const uint8_t *data, size_t size) {
