@@ -1,4 +1,5 @@
-/* Times training steps (forward, backward, AdamW) of a model at its default shapes.
+/* Times training steps (run/train_step.h: forward, backward, clipping, AdamW, quantizer
+ * clamping; the step `qat train` runs) of a model at its default shapes.
  *   bench_step MODEL [QUANTIZER] [--steps N] [--threads N] [--set k=v ...]
  * Prints one line: "MODEL QUANTIZER ms_per_step=X.XXX". Uses real data (the model's own
  * loader), batch 0 of the first epoch repeatedly, after warm-up steps. */
@@ -13,6 +14,7 @@
 #include "nn/optim.h"
 #include "run/experiment.h"
 #include "run/methods.h"
+#include "run/train_step.h"
 
 int main(int argc, char **argv) {
     runtime_select_blas_kernel(argv);
@@ -52,7 +54,8 @@ int main(int argc, char **argv) {
     Graph g;
     graph_init(&g, 1);
     AdamW opt;
-    adamw_init(&opt, (float)cfg_float(&cfg, "training.lr"), (float)cfg_float(&cfg, "training.weight_decay"));
+    float grad_clip;
+    train_step_setup(&opt, &grad_clip, &cfg);
     Rng rng;
     rng_seed(&rng, 2);
     m->begin_epoch(m, &rng, 1);
@@ -61,11 +64,7 @@ int main(int argc, char **argv) {
     int warmup = steps / 5 + 2;
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) t0 = runtime_now();
-        graph_reset(&g);
-        Tensor *loss = m->train_loss(m, &g, 0, NULL, NULL);
-        graph_backward(&g, loss);
-        adamw_step(&opt, &m->params);
-        param_list_zero_grad(&m->params);
+        train_step(m, &g, &opt, 0, grad_clip, NULL, NULL);
     }
     double ms = (runtime_now() - t0) * 1000.0 / steps;
     printf("%s %s threads=%d batch=%d ms_per_step=%.3f\n", model, quantizer, threads, m->batch_size, ms);

@@ -663,6 +663,10 @@ int cfg_has(const Config *c, const char *name) {
     return idx >= 0 && c->entries[idx].nvalues > 0;
 }
 
+double cfg_float_or(const Config *c, const char *name, double fallback) {
+    return cfg_has(c, name) ? cfg_float(c, name) : fallback;
+}
+
 /* --- output ------------------------------------------------------------------------------ */
 
 /* Plain only for simple words that no YAML reader would take for a number, bool or null,

@@ -64,6 +64,8 @@ double cfg_float(const Config *c, const char *name);
 int cfg_bool(const Config *c, const char *name);
 const char *cfg_str(const Config *c, const char *name);
 int cfg_has(const Config *c, const char *name);
+/* An optional key (one that only some schemas declare): its value, else fallback. */
+double cfg_float_or(const Config *c, const char *name, double fallback);
 
 /* Resolved config as YAML, sections in schema order. */
 void config_write_yaml(const Config *c, FILE *f);

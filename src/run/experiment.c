@@ -23,6 +23,7 @@
 #include "nn/optim.h"
 #include "run/methods.h"
 #include "run/resume.h"
+#include "run/train_step.h"
 #include "run/trainer.h"
 
 void config_file_path(const char *rel, char *out, size_t cap) {
@@ -68,11 +69,6 @@ static void print_epoch_header(const char *split, const char *metric) {
     snprintf(loss, sizeof loss, "%s_loss", split);
     snprintf(met, sizeof met, "%s_%s", split, metric);
     printf("%5s  %10s  %10s  %10s  %10s  %8s\n", "epoch", "train_loss", "train_acc", loss, met, "seconds");
-}
-
-/* An optional training key: its value, or fallback when the model's schema lacks it. */
-static double opt_float(const Config *cfg, const char *key, double fallback) {
-    return cfg_has(cfg, key) ? cfg_float(cfg, key) : fallback;
 }
 
 /* Copies of every parameter, to keep the best epoch's weights. */
@@ -165,15 +161,9 @@ static void train_batches(Trainer *t, int e, int epochs, float grad_clip) {
     g->training = 1;
     for (int b = t->batch; b < m->train_batches; b++) {
         Rng before = g->rng;
-        graph_reset(g);
-        Tensor *loss = m->train_loss(m, g, b, &t->correct, &t->count);
-        if (!isfinite(loss->data[0])) diverged(t, e, b, before, loss->data[0]);
-        graph_backward(g, loss);
-        if (grad_clip > 0.0f) clip_grad_norm(&m->params, grad_clip);
-        adamw_step(&t->opt, &m->params);
-        quant_sites_clamp(&m->sites);
-        param_list_zero_grad(&m->params);
-        t->loss_sum += loss->data[0];
+        float loss = train_step(m, g, &t->opt, b, grad_clip, &t->correct, &t->count);
+        if (!isfinite(loss)) diverged(t, e, b, before, loss);
+        t->loss_sum += loss;
         t->batch = b + 1;
         char extra[48];
         snprintf(extra, sizeof extra, "loss %.4f", t->loss_sum / (b + 1));
@@ -405,18 +395,15 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
 
     graph_init(&t.g, o->seed ^ 0x5eedULL);
     rng_seed(&t.shuffle, o->seed + 1);
-    adamw_init(&t.opt, (float)cfg_float(cfg, "training.lr"), (float)cfg_float(cfg, "training.weight_decay"));
-    t.opt.beta1 = (float)opt_float(cfg, "training.adam_beta1", t.opt.beta1);
-    t.opt.beta2 = (float)opt_float(cfg, "training.adam_beta2", t.opt.beta2);
-    t.opt.eps = (float)opt_float(cfg, "training.adam_eps", t.opt.eps);
+    float grad_clip;
+    train_step_setup(&t.opt, &grad_clip, cfg);
     int epochs = (int)cfg_int(cfg, "training.epochs");
     if (epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", epochs);
     if (qm->is_ptq) epochs = 0; /* calibration instead of training */
     int eval_every = cfg_has(cfg, "training.eval_every") ? (int)cfg_int(cfg, "training.eval_every") : 1;
     if (eval_every < 1) qat_die("training.eval_every must be >= 1 (got %d)", eval_every);
-    float grad_clip = (float)opt_float(cfg, "training.grad_clip", 0.0);
-    double decay_at = opt_float(cfg, "training.lr_decay_at", 0.0);
-    double decay_factor = opt_float(cfg, "training.lr_decay_factor", 0.1);
+    double decay_at = cfg_float_or(cfg, "training.lr_decay_at", 0.0);
+    double decay_factor = cfg_float_or(cfg, "training.lr_decay_factor", 0.1);
     float lr0 = (float)cfg_float(cfg, "training.lr");
     /* The best validation epoch's weights are kept and restored before testing. */
     t.best = m->has_val && epochs > 0 ? snapshot_alloc(&m->params) : NULL;
