@@ -80,7 +80,7 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
 
 Tensor *conv2d_act_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, int channels_last) {
     Tensor *b = c->b ? &c->b->t : NULL;
-    if (c->xq.q && !c->xq.capturing && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
+    if (c->xq.q && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
         /* The input quantizer inside the conv's per-sample loops: no quantized copy. */
         Quantizer *q = quant_site_ready(&c->xq, x, x->shape[0], g->training);
         Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);

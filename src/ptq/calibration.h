@@ -18,7 +18,7 @@ typedef struct {
 
 /* Training data for post-training calibration, as the run layer provides it: forward(b)
  * builds the model's forward graph of training batch b (g->training == 0), so the sites
- * that are capturing record their inputs. */
+ * the calibration watches record their inputs. */
 typedef struct {
     void (*forward)(void *ctx, Graph *g, int b);
     void *ctx;

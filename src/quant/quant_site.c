@@ -55,8 +55,6 @@ void quant_site_list_free(QuantSiteList *l) {
     for (int i = 0; i < l->n; i++) {
         quantizer_free(l->items[i]->q);
         l->items[i]->q = NULL;
-        free(l->items[i]->capture);
-        l->items[i]->capture = NULL;
     }
     free(l->items);
     memset(l, 0, sizeof *l);
@@ -73,15 +71,6 @@ static QuantInput site_input(const QuantSite *s, const Tensor *x, int batch, int
     return in;
 }
 
-static void capture(QuantSite *s, const Tensor *x) {
-    if (s->capture_len + x->size > s->capture_cap) {
-        s->capture_cap = 2 * (s->capture_len + x->size);
-        s->capture = qat_realloc(s->capture, s->capture_cap * sizeof(float));
-    }
-    memcpy(s->capture + s->capture_len, x->data, x->size * sizeof(float));
-    s->capture_len += x->size;
-}
-
 static void quant_backward(void *p) {
     QuantCtx *c = p;
     Quantizer *q = c->site->q;
@@ -95,14 +84,13 @@ static void init_on_first_use(QuantSite *s, const Tensor *x, int batch, int trai
 }
 
 Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training) {
-    if (!s->q || s->capturing) return NULL;
+    if (!s->q) return NULL;
     init_on_first_use(s, x, batch, training);
     return s->q;
 }
 
 Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     graph_set_scope(g, s->layer);
-    if (s->capturing) capture(s, x);
     Quantizer *q = s->q;
     if (!q) return x;
     QuantInput in = site_input(s, x, batch, g->training);

@@ -28,12 +28,8 @@ struct QuantSite {
     Param *weight;         /* the layer's weight parameter */
     FollowAct follow;
     QuantSite *partner;    /* the other site of the same layer (weight <-> input) */
-    Quantizer *q;          /* NULL: FP32, the tensor passes unchanged */
-    /* Calibration capture (PTQ): while capturing, quant_site_apply appends the tensor it
-     * receives (before quantization) to capture[]. */
-    int capturing;
-    float *capture;
-    size_t capture_len, capture_cap;
+    Quantizer *q;          /* NULL: FP32, the tensor passes unchanged (a calibration
+                              captures a site's input by swapping q for its own) */
 };
 
 typedef struct {
@@ -53,7 +49,7 @@ void quant_sites_mark_loaded(QuantSiteList *l);
 void quant_site_list_free(QuantSiteList *l);
 
 /* The site's quantizer, initialised on x if this is its first use, for an op that
- * applies it itself (fused); NULL when the site is off or capturing. */
+ * applies it itself (fused); NULL when the site is off. */
 Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training);
 
 /* Fake-quantize x through the site (identity when the site has no quantizer).
