@@ -39,6 +39,9 @@ typedef struct {
     const char *name;
     /* Set parameters from the FP tensor (weights) or first batch (activations). */
     void (*init)(Quantizer *q, QuantInput in);
+    /* Optional: once per training step before the quantizer's first forward in it (LSQ:
+     * the step's learning-rate scale). Called through quantizer_begin_step. */
+    void (*begin_step)(Quantizer *q);
     void (*forward)(Quantizer *q, QuantInput in, float *y);
     /* dx += STE(dy) (dx may be NULL: no gradient to the input); parameter grads += ... */
     void (*backward)(Quantizer *q, QuantInput in, const float *dy, float *dx);
@@ -73,6 +76,12 @@ struct Quantizer {
     int nparams;
     void *state; /* method-specific */
 };
+
+/* The quantizer's per-step hook, if it has one; by whoever runs it in a training forward
+ * (quant sites, and the ops that call a quantizer themselves). */
+static inline void quantizer_begin_step(Quantizer *q) {
+    if (q->ops->begin_step) q->ops->begin_step(q);
+}
 
 /* Helpers for method implementations. */
 /* A quantizer of `bits` with ops; weights always take a signed grid, per_channel applies

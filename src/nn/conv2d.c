@@ -581,11 +581,6 @@ static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor 
     float *wt = NULL, *wino = NULL;
     ColSpec cs = col_spec(C, H, W, k, stride, pad, Ho, Wo, xq);
     size_t chw = col_scratch(&cs);
-    if (xq && g->training) { /* once per step, outside the threads: the quantizer's own training
-                              * bookkeeping (LSQ's learning-rate scale) */
-        QuantInput in = {x->data, cs.chw, 1, 1, 1};
-        xq->ops->forward(xq, in, graph_alloc(g, cs.chw * sizeof(float)));
-    }
     QAT_ASSERT(!xq || !use_shifted(C, stride));
     QAT_ASSERT(!nhwc || conv2d_nhwc_supported(C, k, stride));
     if (nhwc && C > 1) {

@@ -397,6 +397,8 @@ Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, in
             memcpy(s->gates, saved[d], (size_t)N * G * sizeof(float));
         }
     }
+    for (int d = 0; d < nd && g->training; d++)
+        if (c->d[d].hq) quantizer_begin_step(c->d[d].hq); /* after its initialisation */
     scan_all(c, 1);
     if (g->training) graph_push(g, lstm_backward, node);
     if (y) *y = c->y;

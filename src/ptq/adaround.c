@@ -395,7 +395,10 @@ static void spy_destroy(Quantizer *q) {
     free(sp);
 }
 
-static const QuantizerOps SPY_OPS = {"adaround_capture", spy_init, spy_forward, spy_backward, NULL, NULL, spy_destroy, NULL};
+static const QuantizerOps SPY_OPS = {
+    .name = "adaround_capture", .init = spy_init, .forward = spy_forward, .backward = spy_backward,
+    .destroy = spy_destroy,
+};
 
 /* seed: the row sampling of an LSTM input (the same seed keeps the same rows). */
 static Quantizer *spy_new(QuantSite *site, Quantizer *inner, long max_examples, int record_output, uint64_t seed) {

@@ -229,7 +229,10 @@ static void ada_clamp(Quantizer *q) {
 
 static void ada_destroy(Quantizer *q) { free(q->state); }
 
-static const QuantizerOps ADA_OPS = {"adaround", ada_init, ada_forward, ada_backward, ada_export, ada_clamp, ada_destroy, NULL};
+static const QuantizerOps ADA_OPS = {
+    .name = "adaround", .init = ada_init, .forward = ada_forward, .backward = ada_backward,
+    .export_codes = ada_export, .clamp = ada_clamp, .destroy = ada_destroy,
+};
 
 Quantizer *adaround_make(const QuantSpec *spec) {
     Quantizer *q = quant_spec_alloc(&ADA_OPS, spec);

@@ -469,8 +469,10 @@ static void apot_destroy(Quantizer *q) {
     free(a);
 }
 
-static const QuantizerOps APOT_OPS = {"apot", apot_init, apot_forward, apot_backward, apot_export, apot_clamp,
-                                      apot_destroy, NULL};
+static const QuantizerOps APOT_OPS = {
+    .name = "apot", .init = apot_init, .forward = apot_forward, .backward = apot_backward,
+    .export_codes = apot_export, .clamp = apot_clamp, .destroy = apot_destroy,
+};
 
 /* --- construction ---------------------------------------------------------------------------- */
 

@@ -42,15 +42,19 @@ static void quantize_span(const float *restrict x, float *restrict y, size_t n, 
     for (size_t i = 0; i < n; i++) y[i] = qround(qclip(x[i] * inv, lo, hi)) * step;
 }
 
+/* The step's learning rate is lr * mean(s) (docs/METHODS.md 1.5), from this step's s. */
+static void lsq_begin_step(Quantizer *q) {
+    const Param *p = q->params[0];
+    int rows = (int)p->t.size;
+    double mean = 0.0;
+    for (int r = 0; r < rows; r++) mean += p->t.data[r];
+    q->params[0]->lr_scale = (float)(mean / rows);
+}
+
 static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
     Lsq *l = q->state;
     const float *s = q->params[0]->t.data;
     size_t m = in.n / (size_t)in.rows;
-    if (in.training) {
-        double mean = 0.0;
-        for (int r = 0; r < in.rows; r++) mean += s[r];
-        q->params[0]->lr_scale = (float)(mean / in.rows);
-    }
     for (int r = 0; r < in.rows; r++) {
         const float *x = in.x + (size_t)r * m;
         float *out = y + (size_t)r * m;
@@ -139,8 +143,11 @@ static void lsq_destroy(Quantizer *q) {
     free(q->state);
 }
 
-static const QuantizerOps LSQ_OPS = {"lsq",      lsq_init,  lsq_forward,   lsq_backward,
-                                     lsq_export, lsq_clamp, lsq_destroy, lsq_backward_part};
+static const QuantizerOps LSQ_OPS = {
+    .name = "lsq", .init = lsq_init, .begin_step = lsq_begin_step, .forward = lsq_forward,
+    .backward = lsq_backward, .backward_part = lsq_backward_part, .export_codes = lsq_export,
+    .clamp = lsq_clamp, .destroy = lsq_destroy,
+};
 
 Quantizer *lsq_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("lsq: bit width must be 2..16 (got %d)", spec->bits);

@@ -326,7 +326,10 @@ static void pact_destroy(Quantizer *q) {
     free(p);
 }
 
-static const QuantizerOps PACT_OPS = {"pact", pact_init, pact_forward, pact_backward, pact_export, pact_clamp, pact_destroy, NULL};
+static const QuantizerOps PACT_OPS = {
+    .name = "pact", .init = pact_init, .forward = pact_forward, .backward = pact_backward,
+    .export_codes = pact_export, .clamp = pact_clamp, .destroy = pact_destroy,
+};
 
 /* --- construction and options ------------------------------------------------------- */
 

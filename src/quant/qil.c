@@ -214,8 +214,10 @@ static void qil_clamp(Quantizer *q) {
 
 static void qil_destroy(Quantizer *q) { free(q->state); }
 
-static const QuantizerOps QIL_OPS = {"qil", qil_init, qil_forward, qil_backward, qil_export,
-                                     qil_clamp, qil_destroy, NULL};
+static const QuantizerOps QIL_OPS = {
+    .name = "qil", .init = qil_init, .forward = qil_forward, .backward = qil_backward,
+    .export_codes = qil_export, .clamp = qil_clamp, .destroy = qil_destroy,
+};
 
 Quantizer *qil_make(const QuantSpec *spec) {
     if (spec->bits < 2 || spec->bits > 16) qat_die("qil: bit width must be 2..16 (got %d)", spec->bits);

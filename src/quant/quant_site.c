@@ -86,6 +86,7 @@ static void init_on_first_use(QuantSite *s, const Tensor *x, int batch, int trai
 Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training) {
     if (!s->q) return NULL;
     init_on_first_use(s, x, batch, training);
+    if (training) quantizer_begin_step(s->q);
     return s->q;
 }
 
@@ -95,6 +96,7 @@ Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     if (!q) return x;
     QuantInput in = site_input(s, x, batch, g->training);
     init_on_first_use(s, x, batch, g->training);
+    if (g->training) quantizer_begin_step(q);
     /* Quantizer parameters learn even when x itself takes no gradient. */
     int grad = g->training;
     Tensor *y = graph_tensor(g, grad, x->ndim, x->shape);

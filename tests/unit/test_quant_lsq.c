@@ -320,6 +320,14 @@ static void test_per_channel(void) {
         for (int i = 0; i < C; i++) CHECK(scales[r] * (float)codes[r * C + i] == y[r * C + i]);
         quant_destroy(p);
     }
+    /* The step's learning-rate scale is mean(s) (docs/METHODS.md 1.5), set by the per-step
+     * hook from the step sizes it finds; a forward leaves it. */
+    q->params[0]->t.data[0] = 0.5f, q->params[0]->t.data[1] = 1.5f, q->params[0]->t.data[2] = 4.0f;
+    q->params[0]->lr_scale = 1.0f;
+    q->ops->forward(q, input_rb(w, R * C, R, 1), y);
+    CHECK(q->params[0]->lr_scale == 1.0f);
+    quantizer_begin_step(q);
+    CHECK(q->params[0]->lr_scale == 2.0f);
     quant_destroy(q);
 }
 
