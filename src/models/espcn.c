@@ -20,12 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/error.h"
-#include "core/sha256.h"
-#include "data/fetch.h"
 #include "data/sr.h"
+#include "data/sr_source.h"
 #include "io/atomic_file.h"
 #include "layers/layers.h"
 #include "metrics/psnr.h"
@@ -189,66 +187,12 @@ static void destroy(Model *m) {
 
 /* ---- data --------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;    /* "t91" */
-    const char *rel;     /* under the SR root: a .tar.gz or a folder */
-    const char *dataset; /* fetch table name */
-} SrSource;
-
-static const SrSource SOURCES[] = {
-    {"t91", "yang91.tar.gz", "sr"},   {"bsd200", "bsd200.tar.gz", "sr_bsd200"},
-    {"set5", "Set5", "sr"},           {"set14", "Set14", "sr"},
-    {"bsd100", "bsd100.tar.gz", "sr"}, {NULL, NULL, NULL},
-};
-
-static const SrSource *find_source(const char *name) {
-    for (const SrSource *src = SOURCES; src->name; src++)
-        if (strcmp(src->name, name) == 0) return src;
-    return NULL;
-}
-
-/* The cache file of a set prepared from verified data: named by a hash of everything
- * that changes its content (the pipeline version, the source, scale, gray handling). */
-static uint64_t cache_key(const SrSource *src, int scale, int gray_as_y, char *path, size_t cap) {
-    char desc[256], hex[65];
-    snprintf(desc, sizeof desc, "espcn-sr v1 matlab-bicubic rgb2ycbcr-u8 modcrop src=%s scale=%d gray_as_y=%d",
-             src->rel, scale, gray_as_y);
-    Sha256 h;
-    sha256_init(&h);
-    sha256_update(&h, desc, strlen(desc));
-    sha256_final_hex(&h, hex);
-    snprintf(path, cap, "%s/sr/cache/%s_x%d_%.16s.bin", data_root(), src->name, scale, hex);
-    return strtoull(hex + 48, NULL, 16);
-}
-
-static void add_source(SrSet *s, const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) sr_set_add_dir(s, path);
-    else sr_set_add_tar(s, path);
-}
-
+/* The verified copy of the data (fetched, checked, with prepared sets cached) is read
+ * when the root is the default and downloads are on; any other root is read as it is. */
 static void load_set(SrSet *s, const Config *cfg, const char *name) {
-    const SrSource *src = find_source(name);
-    QAT_ASSERT(src != NULL);
     const char *root = cfg_str(cfg, "dataset.root_dir");
     int verified = strcmp(root, "data/sr") == 0 && cfg_bool(cfg, "dataset.download");
-    char cpath[1024] = "", path[1024];
-    uint64_t key = 0;
-    if (verified && cfg_bool(cfg, "dataset.cache")) {
-        key = cache_key(src, s->scale, s->gray_as_y, cpath, sizeof cpath);
-        if (sr_set_cache_load(s, cpath, key)) return;
-    }
-    if (verified) {
-        data_fetch(src->dataset);
-        snprintf(path, sizeof path, "%s/sr/%s", data_root(), src->rel);
-    } else {
-        snprintf(path, sizeof path, "%s/%s", root, src->rel);
-    }
-    add_source(s, path);
-    if (cpath[0]) {
-        sr_set_cache_save(s, cpath, key);
-        fprintf(stderr, "qat: prepared %s (%d images) -> %s\n", name, s->n, cpath);
-    }
+    sr_source_load(s, name, verified ? NULL : root, verified && cfg_bool(cfg, "dataset.cache"));
 }
 
 static double bicubic_psnr(const SrSet *set, int border, int round8) {
@@ -313,8 +257,7 @@ static void load_data(Espcn *s, const Config *cfg) {
             if (len >= sizeof name) len = sizeof name - 1;
             memcpy(name, p, len);
             name[len] = '\0';
-            const SrSource *src = find_source(name);
-            if (!src || strcmp(name, "t91") == 0 || strcmp(name, "bsd200") == 0)
+            if (!sr_source_is_test_set(name))
                 qat_die("evaluation.sets: unknown test set '%s' (known: set5, set14, bsd100)", name);
             for (int k = 0; k < s->ntest; k++)
                 if (strcmp(s->test_name[k], name) == 0) qat_die("evaluation.sets lists '%s' twice", name);

@@ -53,9 +53,12 @@ kill_resume() {
             # the next start says it resumes, on its first line
             "$QAT" train "$@" --save-every 0.2 --output-dir "$out" > "$TMP/$name.peek$k.log" 2>&1 &
             pid=$!
-            for _ in $(seq 1 50); do [ -s "$TMP/$name.peek$k.log" ] && break; sleep 0.02; done
+            # (up to 10 s: a loaded machine starts slowly; it stops at the first line)
+            for _ in $(seq 1 500); do [ -s "$TMP/$name.peek$k.log" ] && break; sleep 0.02; done
             kill -KILL "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
+            head -1 "$TMP/$name.peek$k.log" | grep -q '^resuming ' ||
+                echo "$name: the restart's first line: '$(head -1 "$TMP/$name.peek$k.log")'" >&2
             check "$name: a restart after kill $k says it resumes on its first line" \
                 grep -q '^resuming ' <(head -1 "$TMP/$name.peek$k.log")
         fi
