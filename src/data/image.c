@@ -9,10 +9,11 @@
 #include <stb_image_write.h>
 
 #include "core/error.h"
+#include "data/png_read.h"
 #include "io/atomic_file.h"
 
-/* 8192 x 8192: far above any SR image, and stb_image allocates the whole image (and,
- * for a PNG, its inflated rows) from the header's size before it reads a pixel. */
+/* 8192 x 8192: far above any SR image; both decoders allocate the whole image from the
+ * header's size before they read a pixel. */
 #define IMAGE_MAX_PIXELS ((long long)1 << 26)
 
 static unsigned le16(const unsigned char *p) { return p[0] | (unsigned)p[1] << 8; }
@@ -32,10 +33,11 @@ static void check_bmp_size(const unsigned char *data, size_t size, int w, int h,
                 bpp, need, size);
 }
 
-/* Only the two formats of the data sets reach stb_image, which would also decode JPEG,
- * GIF, PSD, PIC, PNM, HDR and TGA: more decoders for a bad file to reach, and TGA has no
- * signature, so many a damaged file parses as one (a 158-byte "TGA" found by fuzzing
- * expands to 200 MB in 12 s). */
+/* Only the two formats of the data sets are read: PNG with libpng, BMP with stb_image,
+ * which would also decode JPEG, GIF, PSD, PIC, PNM, HDR and TGA: more decoders for a bad
+ * file to reach, and TGA has no signature, so many a damaged file parses as one (a
+ * 158-byte "TGA" found by fuzzing expands to 200 MB in 12 s). stb_image's PNG decoder is
+ * not used: fuzzing found undefined behaviour in it (NULL + 0 on an empty first IDAT). */
 static int png_or_bmp(const unsigned char *data, size_t size) {
     return (size >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8)) || (size >= 2 && data[0] == 'B' && data[1] == 'M');
 }
@@ -45,16 +47,19 @@ void image_decode(Image8 *img, const unsigned char *data, size_t size, const cha
     if (size == 0) qat_die("%s: empty image file", name);
     if (size > INT_MAX) qat_die("%s: image file too large (%zu bytes)", name, size);
     if (!png_or_bmp(data, size)) qat_die("%s: not a readable PNG or BMP image (no PNG or BMP signature)", name);
+    if (data[0] != 'B') {
+        png_read_image8(img, data, size, IMAGE_MAX_PIXELS, name);
+        return;
+    }
     int w, h, comp;
     if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp))
         qat_die("%s: not a readable PNG or BMP image (%s)", name, stbi_failure_reason());
-    int bmp = size >= 2 && data[0] == 'B' && data[1] == 'M';
-    if (bmp && h < 0 && h > INT_MIN) h = -h; /* stbi_info: a top-down BMP's height is negative */
+    if (h < 0 && h > INT_MIN) h = -h; /* stbi_info: a top-down BMP's height is negative */
     if (w <= 0 || h <= 0) qat_die("%s: a %dx%d image has no pixels", name, w, h); /* stb takes a BMP of height 0 */
     if ((long long)w * h > IMAGE_MAX_PIXELS)
         qat_die("%s: a %dx%d image is too large (at most %lld pixels)", name, w, h, IMAGE_MAX_PIXELS);
-    if (bmp) check_bmp_size(data, size, w, h, name);
-    int want = comp <= 2 ? 1 : 3; /* gray(+alpha) -> 1, RGB(A) -> 3 */
+    check_bmp_size(data, size, w, h, name);
+    int want = comp <= 2 ? 1 : 3; /* gray -> 1, RGB(A) -> 3 */
     unsigned char *px = stbi_load_from_memory(data, (int)size, &w, &h, &comp, want);
     if (!px) qat_die("%s: corrupt image (%s)", name, stbi_failure_reason());
     img->w = w;

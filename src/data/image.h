@@ -1,4 +1,5 @@
-/* Decoding PNG and BMP images (stb_image from Debian's libstb-dev) into 8-bit pixels,
+/* Decoding PNG (libpng, data/png_read.h) and BMP (stb_image from Debian's libstb-dev)
+ * images into 8-bit pixels,
  * from a file or from memory (a tar entry). Grayscale files keep one channel, RGB(A)
  * files become three (alpha dropped). A corrupt or unsupported file (another format than
  * PNG or BMP, a truncated BMP, no pixels, more than 2^26 pixels) is a clear error that

@@ -3,12 +3,10 @@
  * faults inside the decoder are then found and reported where they happen. Only the
  * library's own warnings are silenced; this file adds no code.
  *
- * Known and tolerated (CMakeLists.txt compiles this file without UBSan's pointer-overflow
- * and nonnull-attribute checks): stb_image.h:5130 (v2.27, stbi__parse_png_file) calls
- * stbi__getn(s, z->idata + ioff, 0) with z->idata NULL when the first IDAT chunk has
- * length 0, i.e. NULL + 0, and stbi__getn then memcpy(NULL, ..., 0) (line 1663): undefined
- * in C, harmless in practice (nothing is copied). Reproducer:
- * tests/fuzz/corpus/fuzz_image/stb-png-empty-idat.png. */
+ * Only stb's BMP decoder is reached: PNGs go to libpng (data/png_read.c), since stb_image
+ * 2.27's PNG decoder computes NULL + 0 and memcpy(NULL, src, 0) on a PNG whose first IDAT
+ * chunk is empty (stb_image.h:5130, 1663; reproducer
+ * tests/fuzz/corpus/fuzz_image/stb-png-empty-idat.png). */
 #pragma clang diagnostic ignored "-Wunused-function"
 #pragma clang diagnostic ignored "-Wsign-compare"
 #pragma clang diagnostic ignored "-Wunused-parameter"

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stb_image_write.h>
+
 #include "check.h"
 #include "data/fetch.h"
 #include "data/image.h"
@@ -275,7 +277,25 @@ static void test_decode(void) {
     snprintf(cmd, sizeof cmd, "head -c 40 %s/g.png > %s/cut.png && printf 'not an image' > %s/x.png", dir, dir, dir);
     CHECK(system(cmd) == 0);
     snprintf(path, sizeof path, "%s/cut.png", dir);
-    CHECK_DIES(load_image, path, path, "corrupt image");
+    CHECK_DIES(load_image, path, path, "corrupt PNG (");
+    /* libpng checks each chunk's CRC (stb_image did not): a changed byte of the header's CRC is an error. */
+    snprintf(cmd, sizeof cmd, "cp %s/g.png %s/crc.png && printf '\\377' | dd of=%s/crc.png bs=1 seek=30 conv=notrunc 2>/dev/null",
+             dir, dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/crc.png", dir);
+    CHECK_DIES(load_image, path, path, "corrupt PNG (", "CRC");
+    /* Alpha is dropped: RGBA -> RGB, gray + alpha -> gray, as before with stb_image. */
+    const unsigned char rgba[8] = {10, 20, 30, 40, 50, 60, 70, 80}, ga[4] = {100, 7, 200, 9};
+    snprintf(path, sizeof path, "%s/rgba.png", dir);
+    CHECK(stbi_write_png(path, 2, 1, 4, rgba, 8));
+    image_load(&im, path);
+    CHECK(im.w == 2 && im.h == 1 && im.channels == 3 && !memcmp(im.px, (unsigned char[]){10, 20, 30, 50, 60, 70}, 6));
+    image_free(&im);
+    snprintf(path, sizeof path, "%s/ga.png", dir);
+    CHECK(stbi_write_png(path, 2, 1, 2, ga, 4));
+    image_load(&im, path);
+    CHECK(im.w == 2 && im.h == 1 && im.channels == 1 && im.px[0] == 100 && im.px[1] == 200);
+    image_free(&im);
     snprintf(path, sizeof path, "%s/x.png", dir);
     CHECK_DIES(load_image, path, "x.png: not a readable PNG or BMP image");
     CHECK_DIES(load_image, "/nonexistent/y.png", "cannot open image /nonexistent/y.png");
