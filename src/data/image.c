@@ -61,7 +61,7 @@ void image_decode(Image8 *img, const unsigned char *data, size_t size, const cha
     check_bmp_size(data, size, w, h, name);
     int want = comp <= 2 ? 1 : 3; /* gray -> 1, RGB(A) -> 3 */
     unsigned char *px = stbi_load_from_memory(data, (int)size, &w, &h, &comp, want);
-    if (!px) qat_die("%s: corrupt image (%s)", name, stbi_failure_reason());
+    if (!px) qat_die("%s: corrupt BMP (%s)", name, stbi_failure_reason());
     img->w = w;
     img->h = h;
     img->channels = want;

@@ -21,7 +21,7 @@ quick=(--threads "$THREADS" --set evaluation.sets=set5 --set training.batch_size
 mkdir -p "$TMP/corrupt"
 cp "$set5/bird.png" "$TMP/corrupt/a.png"
 head -c 300 "$set5/head.png" > "$TMP/corrupt/b.png"
-expect_error "corrupt PNG" "$TMP/corrupt/b.png: corrupt image" train --model espcn "${quick[@]}" \
+expect_error "corrupt PNG" "$TMP/corrupt/b.png: corrupt PNG (" train --model espcn "${quick[@]}" \
     --set dataset.train_dir="$TMP/corrupt" --output-dir "$TMP/o"
 printf 'not a PNG at all' > "$TMP/corrupt/b.png"
 expect_error "garbage .png" "b.png: not a readable PNG or BMP image" train --model espcn "${quick[@]}" \
