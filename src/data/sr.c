@@ -260,6 +260,8 @@ int sr_set_cache_load(SrSet *s, const char *path, uint64_t key) {
              read_exact(f, name, (size_t)dim[2]);
         if (!ok) break;
         name[dim[2]] = '\0';
+        ok = strlen(name) == (size_t)dim[2]; /* a NUL inside would cut the name short */
+        if (!ok) break;
         /* A damaged size must not allocate more than the rest of the file holds. */
         size_t hr = (size_t)dim[0] * dim[1], lr = (size_t)(dim[0] / s->scale) * (dim[1] / s->scale);
         long at = ftell(f);
