@@ -330,6 +330,7 @@ static void write_result(Trainer *t, const Metrics *final, int epochs, const Qua
     json_end_object(&w);
     for (int i = 0; i < final->n; i++) run_store_log_metric(t->rs, final->key[i], final->value[i], epochs);
     printf("final: %s = %.4f (%s), %.1f s\n", t->md->metric, metrics_get(final, t->md->metric), t->run_name, wall);
+    fflush(stdout); /* before result.json: a log without this line never has a result beside it */
     run_store_finish(t->rs, w.buf, 1);
     t->rs = NULL;
     json_free(&w);
@@ -338,154 +339,182 @@ static void write_result(Trainer *t, const Metrics *final, int epochs, const Qua
         qat_die("cannot remove %s: %s", t->state_path, strerror(errno));
 }
 
-static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
-                   const char *grid_desc) {
-    Trainer t;
-    memset(&t, 0, sizeof t);
-    t.o = o, t.qm = qm, t.md = md, t.cfg = cfg;
-    t.t_start = runtime_now();
-    experiment_names(o, cfg, t.experiment, sizeof t.experiment, t.run_name, sizeof t.run_name);
+/* What the epoch loop reads of the config. */
+typedef struct {
+    int epochs, eval_every;
+    float grad_clip, lr0;
+    double decay_at, decay_factor;
+} Schedule;
+
+/* The run's folder, locked; 1 when the run has finished before and is reused (the lock
+ * released). Else *resuming tells whether rs holds the state to continue from. */
+static int open_run(Trainer *t, RunLock *lock, ResumeState *rs, int *resuming) {
+    const TrainOptions *o = t->o;
+    experiment_names(o, t->cfg, t->experiment, sizeof t->experiment, t->run_name, sizeof t->run_name);
     const char *out = o->output_dir && *o->output_dir ? o->output_dir : "runs";
-    if (snprintf(t.dir, sizeof t.dir, "%s/%s/%s", out, t.experiment, t.run_name) >= (int)sizeof t.dir)
-        qat_die("path too long: %s/%s/%s", out, t.experiment, t.run_name);
-    snprintf(t.state_path, sizeof t.state_path, "%s/resume.state", t.dir);
+    if (snprintf(t->dir, sizeof t->dir, "%s/%s/%s", out, t->experiment, t->run_name) >= (int)sizeof t->dir)
+        qat_die("path too long: %s/%s/%s", out, t->experiment, t->run_name);
+    snprintf(t->state_path, sizeof t->state_path, "%s/resume.state", t->dir);
 
     /* One process per run folder; what a killed one left is ours to continue. */
-    RunLock lock;
-    run_lock_acquire(&lock, t.dir);
-    remove_stale_temporaries(t.dir);
-    if (reuse_finished(&t, lock.waited)) {
-        run_lock_release(&lock);
+    run_lock_acquire(lock, t->dir);
+    remove_stale_temporaries(t->dir);
+    if (reuse_finished(t, lock->waited)) {
+        run_lock_release(lock);
         return 1;
     }
-    if (o->no_resume && unlink(t.state_path) != 0 && errno != ENOENT)
-        qat_die("cannot remove %s: %s", t.state_path, strerror(errno));
-    int resuming = file_exists(t.state_path);
-    ResumeState rs;
-    memset(&rs, 0, sizeof rs);
-    if (resuming) {
-        resume_read(&rs, t.state_path);
-        if (strcmp(rs.run_name, t.run_name) != 0)
-            qat_die("resume state %s belongs to run %s, not %s; pass --no-resume", t.state_path, rs.run_name,
-                    t.run_name);
+    if (o->no_resume && unlink(t->state_path) != 0 && errno != ENOENT)
+        qat_die("cannot remove %s: %s", t->state_path, strerror(errno));
+    *resuming = file_exists(t->state_path);
+    memset(rs, 0, sizeof *rs);
+    if (*resuming) {
+        resume_read(rs, t->state_path);
+        if (strcmp(rs->run_name, t->run_name) != 0)
+            qat_die("resume state %s belongs to run %s, not %s; pass --no-resume", t->state_path, rs->run_name,
+                    t->run_name);
         char where[160];
-        resume_position(where, sizeof where, rs.calibrating, rs.calib_next_site, rs.epoch, rs.batch, rs.train_batches);
-        printf("resuming %s from its resume state (%s)\n", t.dir, where);
-        if (rs.threads != runtime_threads())
+        resume_position(where, sizeof where, rs->calibrating, rs->calib_next_site, rs->epoch, rs->batch,
+                        rs->train_batches);
+        printf("resuming %s from its resume state (%s)\n", t->dir, where);
+        if (rs->threads != runtime_threads())
             fprintf(stderr, "qat: warning: the state was saved by a run with %d threads, this one has %d: the "
                             "numbers may differ in the last bits from an uninterrupted run\n",
-                    rs.threads, runtime_threads());
+                    rs->threads, runtime_threads());
         fflush(stdout);
     }
+    return 0;
+}
 
-    QuantBits qb = quant_bits(qm->make, cfg);
-    Model *m = t.m = md->create(cfg, o->seed);
+/* The model, its quantizers on every site, and the FP checkpoint it starts from. */
+static void prepare_model(Trainer *t, int resuming, QuantBits *qb) {
+    const TrainOptions *o = t->o;
+    const QuantMethod *qm = t->qm;
+    const Config *cfg = t->cfg;
+    *qb = quant_bits(qm->make, cfg);
+    Model *m = t->m = t->md->create(cfg, o->seed);
     quant_attach(qm->make, cfg, &m->sites, &m->params);
-    printf("quant sites (%s, W%dA%d, first/last %s):\n", qm->name, qb.weight_bits, qb.act_bits,
+    printf("quant sites (%s, W%dA%d, first/last %s):\n", qm->name, qb->weight_bits, qb->act_bits,
            quant_method_is_none(qm) ? "-" : cfg_str(cfg, "quantizer.first_last"));
     quant_print_sites(&m->sites, stdout);
     if (o->from_pretrained && !resuming) {
-        int n = checkpoint_load(o->from_pretrained, md->name, &m->params, CKPT_ALLOW_MISSING_QUANT);
+        int n = checkpoint_load(o->from_pretrained, t->md->name, &m->params, CKPT_ALLOW_MISSING_QUANT);
         quant_sites_mark_loaded(&m->sites);
         printf("loaded %d tensors from %s\n", n, o->from_pretrained);
     } else if (qm->is_ptq && !o->from_pretrained) {
         fprintf(stderr, "qat: warning: %s is post-training quantization; without --from-pretrained it "
                         "quantizes an untrained model\n", qm->name);
     }
+}
 
-    graph_init(&t.g, o->seed ^ 0x5eedULL);
-    rng_seed(&t.shuffle, o->seed + 1);
-    float grad_clip;
-    train_step_setup(&t.opt, &grad_clip, cfg);
-    int epochs = (int)cfg_int(cfg, "training.epochs");
-    if (epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", epochs);
-    if (qm->is_ptq) epochs = 0; /* calibration instead of training */
-    int eval_every = cfg_has(cfg, "training.eval_every") ? (int)cfg_int(cfg, "training.eval_every") : 1;
-    if (eval_every < 1) qat_die("training.eval_every must be >= 1 (got %d)", eval_every);
-    double decay_at = cfg_float_or(cfg, "training.lr_decay_at", 0.0);
-    double decay_factor = cfg_float_or(cfg, "training.lr_decay_factor", 0.1);
-    float lr0 = (float)cfg_float(cfg, "training.lr");
+/* The graph, the streams, the optimizer and the schedule; the trainer's progress at its
+ * start (a resume state replaces it in open_store). */
+static void prepare_training(Trainer *t, Schedule *sc) {
+    const Config *cfg = t->cfg;
+    Model *m = t->m;
+    graph_init(&t->g, t->o->seed ^ 0x5eedULL);
+    rng_seed(&t->shuffle, t->o->seed + 1);
+    train_step_setup(&t->opt, &sc->grad_clip, cfg);
+    sc->epochs = (int)cfg_int(cfg, "training.epochs");
+    if (sc->epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", sc->epochs);
+    if (t->qm->is_ptq) sc->epochs = 0; /* calibration instead of training */
+    sc->eval_every = cfg_has(cfg, "training.eval_every") ? (int)cfg_int(cfg, "training.eval_every") : 1;
+    if (sc->eval_every < 1) qat_die("training.eval_every must be >= 1 (got %d)", sc->eval_every);
+    sc->decay_at = cfg_float_or(cfg, "training.lr_decay_at", 0.0);
+    sc->decay_factor = cfg_float_or(cfg, "training.lr_decay_factor", 0.1);
+    sc->lr0 = (float)cfg_float(cfg, "training.lr");
     /* The best validation epoch's weights are kept and restored before testing. */
-    t.best = m->has_val && epochs > 0 ? snapshot_alloc(&m->params) : NULL;
-    t.best_val = -INFINITY;
-    t.calibrating = qm->is_ptq;
-    t.calib.fp_weights = qat_calloc((size_t)(m->sites.n > 0 ? m->sites.n : 1), sizeof *t.calib.fp_weights);
+    t->best = m->has_val && sc->epochs > 0 ? snapshot_alloc(&m->params) : NULL;
+    t->best_val = -INFINITY;
+    t->calibrating = t->qm->is_ptq;
+    t->calib.fp_weights = qat_calloc((size_t)(m->sites.n > 0 ? m->sites.n : 1), sizeof *t->calib.fp_weights);
+}
 
-    RunStoreOptions rso = {o->output_dir, t.experiment, t.run_name, strcmp(o->logging_backend, "mlflow") == 0,
-                           resuming ? &rs.history : NULL, resuming && rs.mlflow_run[0] ? rs.mlflow_run : NULL,
-                           rs.mlflow_start_ms};
-    t.rs = run_store_open(&rso, cfg);
+/* The run store (and MLflow run, continued when resuming) and the resumed progress. */
+static void open_store(Trainer *t, ResumeState *rs, int resuming, const char *grid_desc) {
+    const TrainOptions *o = t->o;
+    RunStoreOptions rso = {o->output_dir, t->experiment, t->run_name, strcmp(o->logging_backend, "mlflow") == 0,
+                           resuming ? &rs->history : NULL, resuming && rs->mlflow_run[0] ? rs->mlflow_run : NULL,
+                           rs->mlflow_start_ms};
+    t->rs = run_store_open(&rso, t->cfg);
     char buf[64];
-    run_store_log_param(t.rs, "model", md->name);
-    run_store_log_param(t.rs, "quantizer", qm->name);
+    run_store_log_param(t->rs, "model", t->md->name);
+    run_store_log_param(t->rs, "quantizer", t->qm->name);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->seed);
-    run_store_log_param(t.rs, "seed", buf);
+    run_store_log_param(t->rs, "seed", buf);
     snprintf(buf, sizeof buf, "%d", runtime_threads());
-    run_store_log_param(t.rs, "threads", buf);
-    if (grid_desc[0]) run_store_set_tag(t.rs, "grid", grid_desc);
-    printf("run: %s\n", t.dir);
+    run_store_log_param(t->rs, "threads", buf);
+    if (grid_desc[0]) run_store_set_tag(t->rs, "grid", grid_desc);
+    printf("run: %s\n", t->dir);
     if (resuming) {
-        resume_apply(&rs, &t);
-        resume_free(&rs);
+        resume_apply(rs, t);
+        resume_free(rs);
     }
+}
 
-    /* From here a stop saves the state and exits; before, there was nothing to save. */
-    runtime_defer_stops(1);
-    t.t_saved = runtime_now();
-    if (qm->is_ptq) {
-        if (t.calibrating) calibrate(&t, resuming);
-    } else if (!resuming && !quant_method_is_none(qm)) {
+/* Calibration (PTQ) or the quantizers' set-up (QAT) before the first epoch. */
+static void quantize(Trainer *t, int resuming) {
+    Model *m = t->m;
+    if (t->qm->is_ptq) {
+        if (t->calibrating) calibrate(t, resuming);
+    } else if (!resuming && !quant_method_is_none(t->qm)) {
         /* Quantizers not loaded from the checkpoint initialise from the first training
          * batch (LSQ step, PACT/APoT clip, QIL interval), before it is quantized. */
-        m->begin_epoch(m, &t.shuffle, 1);
-        t.g.training = 0;
-        calib_forward(m, &t.g, 0);
-        graph_reset(&t.g);
+        m->begin_epoch(m, &t->shuffle, 1);
+        t->g.training = 0;
+        calib_forward(m, &t->g, 0);
+        graph_reset(&t->g);
     }
+}
 
+/* Epochs t->epoch + 1 .. sc->epochs: train, evaluate when due, keep the best, save. */
+static void train_epochs(Trainer *t, const Schedule *sc) {
+    Model *m = t->m;
+    const ModelDef *md = t->md;
+    int epochs = sc->epochs;
     const char *eval_split = m->has_val ? "val" : "test";
     print_epoch_header(eval_split, md->metric);
-    for (int e = t.epoch + 1; e <= epochs; e++) {
+    for (int e = t->epoch + 1; e <= epochs; e++) {
         double te = runtime_now();
-        adamw_set_lr(&t.opt, decay_at > 0.0 && e > decay_at * epochs ? (float)(lr0 * decay_factor) : lr0);
-        if (t.batch == 0) {
-            t.shuffle_epoch = t.shuffle;
-            t.loss_sum = t.correct = t.count = 0.0;
-            m->begin_epoch(m, &t.shuffle, e);
+        int decayed = sc->decay_at > 0.0 && e > sc->decay_at * epochs;
+        adamw_set_lr(&t->opt, decayed ? (float)(sc->lr0 * sc->decay_factor) : sc->lr0);
+        if (t->batch == 0) {
+            t->shuffle_epoch = t->shuffle;
+            t->loss_sum = t->correct = t->count = 0.0;
+            m->begin_epoch(m, &t->shuffle, e);
         } else {
-            Rng r = t.shuffle_epoch; /* a resumed epoch: the same data order again */
+            Rng r = t->shuffle_epoch; /* a resumed epoch: the same data order again */
             m->begin_epoch(m, &r, e);
-            if (memcmp(&r, &t.shuffle, sizeof r) != 0)
+            if (memcmp(&r, &t->shuffle, sizeof r) != 0)
                 qat_die("resume state %s does not replay the data order of epoch %d (did the data change?); pass "
                         "--no-resume",
-                        t.state_path, e);
+                        t->state_path, e);
         }
-        double train_acc = t.count > 0 ? t.correct / t.count : NAN;
-        if (t.batch < m->train_batches) {
-            train_batches(&t, e, epochs, grad_clip);
-            train_acc = t.count > 0 ? t.correct / t.count : NAN;
-            run_store_log_metric(t.rs, "train_loss", t.loss_sum / m->train_batches, e);
-            if (!isnan(train_acc)) run_store_log_metric(t.rs, "train_accuracy", train_acc, e);
+        double train_acc = t->count > 0 ? t->correct / t->count : NAN;
+        if (t->batch < m->train_batches) {
+            train_batches(t, e, epochs, sc->grad_clip);
+            train_acc = t->count > 0 ? t->correct / t->count : NAN;
+            run_store_log_metric(t->rs, "train_loss", t->loss_sum / m->train_batches, e);
+            if (!isnan(train_acc)) run_store_log_metric(t->rs, "train_accuracy", train_acc, e);
             if (runtime_stop_requested()) {
-                trainer_save(&t);
-                trainer_stop(&t);
+                trainer_save(t);
+                trainer_stop(t);
             }
         }
-        double train_loss = t.loss_sum / m->train_batches;
+        double train_loss = t->loss_sum / m->train_batches;
         char acc[16] = "-"; /* models without an accuracy show a dash, not nan */
         if (!isnan(train_acc)) snprintf(acc, sizeof acc, "%.4f", train_acc);
-        if (e % eval_every != 0 && e != epochs) {
+        if (e % sc->eval_every != 0 && e != epochs) {
             printf("%5d  %10.4f  %10s  %10s  %10s  %8.1f\n", e, train_loss, acc, "-", "-", runtime_now() - te);
             fflush(stdout);
-            t.epoch = e, t.batch = 0;
-            trainer_save(&t);
+            t->epoch = e, t->batch = 0;
+            trainer_save(t);
             continue;
         }
         Metrics ev = {0};
-        m->evaluate(m, &t.g, eval_split, &ev);
+        m->evaluate(m, &t->g, eval_split, &ev);
         if (runtime_stop_requested()) { /* cut short: the state is the trained epoch's */
-            trainer_save(&t);
-            trainer_stop(&t);
+            trainer_save(t);
+            trainer_stop(t);
         }
         double score = metrics_get(&ev, md->metric);
         printf("%5d  %10.4f  %10s  %10.4f  %10.4f  %8.1f\n", e, train_loss, acc, metrics_get(&ev, "loss"), score,
@@ -494,38 +523,68 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
         for (int i = 0; i < ev.n; i++) {
             char key[64];
             snprintf(key, sizeof key, "%s_%s", eval_split, ev.key[i]);
-            run_store_log_metric(t.rs, key, ev.value[i], e);
+            run_store_log_metric(t->rs, key, ev.value[i], e);
         }
-        if (t.best && score > t.best_val) {
-            t.best_val = score;
-            t.best_epoch = e;
-            snapshot_copy(t.best, &m->params, 1);
+        if (t->best && score > t->best_val) {
+            t->best_val = score;
+            t->best_epoch = e;
+            snapshot_copy(t->best, &m->params, 1);
         }
-        t.last = ev;
-        t.epoch = e, t.batch = 0;
-        trainer_save(&t);
+        t->last = ev;
+        t->epoch = e, t->batch = 0;
+        trainer_save(t);
     }
+}
+
+/* The best epoch's weights back, the test evaluation, result.json; frees the run. */
+static void finish_run(Trainer *t, RunLock *lock, int epochs, const QuantBits *qb) {
+    Model *m = t->m;
+    const ModelDef *md = t->md;
     /* From here on nothing is saved: a stop goes back to the state of the last epoch. */
-    Metrics final = t.last;
-    if (t.best) {
-        snapshot_copy(t.best, &m->params, 0);
-        snapshot_free(t.best, &m->params);
-        t.best = NULL;
-        printf("best validation %s %.4f at epoch %d\n", md->metric, t.best_val, t.best_epoch);
-        snprintf(buf, sizeof buf, "%d", t.best_epoch);
-        run_store_log_param(t.rs, "best_epoch", buf);
+    Metrics final = t->last;
+    if (t->best) {
+        snapshot_copy(t->best, &m->params, 0);
+        snapshot_free(t->best, &m->params);
+        t->best = NULL;
+        printf("best validation %s %.4f at epoch %d\n", md->metric, t->best_val, t->best_epoch);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", t->best_epoch);
+        run_store_log_param(t->rs, "best_epoch", buf);
     }
     if (m->has_val || epochs == 0) {
         memset(&final, 0, sizeof final);
-        m->evaluate(m, &t.g, "test", &final);
-        if (runtime_stop_requested()) trainer_stop(&t);
+        m->evaluate(m, &t->g, "test", &final);
+        if (runtime_stop_requested()) trainer_stop(t);
     }
-    write_result(&t, &final, epochs, &qb);
+    write_result(t, &final, epochs, qb);
     runtime_defer_stops(0); /* a stop asked for during the last steps ends the process now */
-    run_lock_release(&lock);
-    free(t.calib.fp_weights);
-    graph_free(&t.g);
+    run_lock_release(lock);
+    free(t->calib.fp_weights);
+    graph_free(&t->g);
     m->destroy(m);
+}
+
+static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
+                   const char *grid_desc) {
+    Trainer t;
+    memset(&t, 0, sizeof t);
+    t.o = o, t.qm = qm, t.md = md, t.cfg = cfg;
+    t.t_start = runtime_now();
+    RunLock lock;
+    ResumeState rs;
+    int resuming;
+    if (open_run(&t, &lock, &rs, &resuming)) return 1;
+    QuantBits qb;
+    prepare_model(&t, resuming, &qb);
+    Schedule sc;
+    prepare_training(&t, &sc);
+    open_store(&t, &rs, resuming, grid_desc);
+    /* From here a stop saves the state and exits; before, there was nothing to save. */
+    runtime_defer_stops(1);
+    t.t_saved = runtime_now();
+    quantize(&t, resuming);
+    train_epochs(&t, &sc);
+    finish_run(&t, &lock, sc.epochs, &qb);
     return 1;
 }
 
