@@ -269,6 +269,43 @@ static char *canonical(CfgType t, const char *text, const char **why) {
     return NULL;
 }
 
+/* 1 when the canonical value v is in f's range; *what gets the range in words. */
+static int in_range(const CfgField *f, const char *v, char *what, size_t cap) {
+    const char *r = f->range;
+    if (!r) return 1;
+    if (f->type == CFG_STRING) {
+        snprintf(what, cap, "one of ");
+        size_t n = strlen(v), k = strlen(what);
+        int ok = 0;
+        for (const char *p = r; *p;) {
+            size_t len = strcspn(p, "|");
+            if (len == n && !strncmp(p, v, n)) ok = 1;
+            k += (size_t)snprintf(what + k, k < cap ? cap - k : 0, "%s%.*s", p == r ? "" : ", ", (int)len, p);
+            p += len + (p[len] == '|');
+        }
+        return ok;
+    }
+    QAT_ASSERT(f->type == CFG_INT || f->type == CFG_FLOAT);
+    double x = strtod(v, NULL), lo, hi;
+    char *end;
+    if (!strncmp(r, ">= ", 3) || !strncmp(r, "> ", 2)) {
+        int strict = r[1] == ' ';
+        lo = strtod(r + (strict ? 2 : 3), &end);
+        snprintf(what, cap, "%s", r);
+        return strict ? x > lo : x >= lo;
+    }
+    const char *dots = strstr(r, "..");
+    QAT_ASSERT(dots != NULL);
+    char a[32], b[32];
+    int open_hi = dots[2] == '<';
+    snprintf(a, sizeof a, "%.*s", (int)(dots - r), r); /* "0." would read as a number */
+    snprintf(b, sizeof b, "%s", dots + 2 + open_hi);
+    lo = strtod(a, &end);
+    hi = strtod(b, NULL);
+    snprintf(what, cap, open_hi ? "in [%s, %s)" : "in %s..%s", a, b);
+    return x >= lo && (open_hi ? x < hi : x <= hi);
+}
+
 static void free_values(CfgEntry *e) {
     for (int i = 0; i < e->nvalues; i++) {
         free(e->values[i]);
@@ -291,6 +328,9 @@ static void set_entry(ConfigGrid *g, int idx, const RawValue *raw, int n, const 
                 die_at(o, raw[i].line, "'%s.%s' %s, got an empty value", f->section, f->key, why);
             die_at(o, raw[i].line, "'%s.%s' %s, got '%s'", f->section, f->key, why, raw[i].text);
         }
+        char what[256];
+        if (!in_range(f, vals[i], what, sizeof what))
+            die_at(o, raw[i].line, "'%s.%s' must be %s, got '%s'", f->section, f->key, what, vals[i]);
         /* A repeated value on an axis would just run the same combination twice. */
         for (int j = 0; j < i; j++)
             if (!strcmp(vals[i], vals[j]))
@@ -490,6 +530,9 @@ void config_grid_init(ConfigGrid *g, const CfgField *const *schemas) {
             if (!e->values[0])
                 qat_die("internal error: default of '%s.%s' %s, got '%s'", f->section, f->key, why,
                         f->default_value);
+            char what[256];
+            if (!in_range(f, e->values[0], what, sizeof what))
+                qat_die("internal error: default of '%s.%s' is not %s", f->section, f->key, what);
             e->nvalues = 1;
         }
     }

@@ -14,11 +14,15 @@
 typedef enum { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_STRING } CfgType;
 
 /* One schema entry. default_value is the text form ("0.005", "true", "lsq"). */
+/* range: the values a key takes, or NULL for any of its type. For numbers ">= A", "> A",
+ * "A..B" (both included) or "A..<B" (B excluded); for strings the choices "a|b|c". A
+ * value outside it is an error naming where it was set. */
 typedef struct {
     const char *section;
     const char *key;
     CfgType type;
     const char *default_value;
+    const char *range;
     const char *help;
 } CfgField;
 

@@ -33,37 +33,37 @@
 extern const ModelDef espcn_model;
 
 static const CfgField SCHEMA[] = {
-    {"model", "scale", CFG_INT, "3", "upscaling factor r (conv3 has r^2 outputs)"},
-    {"model", "features1", CFG_INT, "64", "conv1 output channels"},
-    {"model", "features2", CFG_INT, "32", "conv2 output channels"},
-    {"model", "init", CFG_STRING, "normal",
+    {"model", "scale", CFG_INT, "3", "1..8", "upscaling factor r (conv3 has r^2 outputs)"},
+    {"model", "features1", CFG_INT, "64", NULL, "conv1 output channels"},
+    {"model", "features2", CFG_INT, "32", NULL, "conv2 output channels"},
+    {"model", "init", CFG_STRING, "normal", "normal|pytorch",
      "normal: N(0, sqrt(2/(out k k))) conv1/conv2, N(0, 1e-3) conv3, zero biases; pytorch: PyTorch default"},
-    {"model", "last_lr_scale", CFG_FLOAT, "0.1", "conv3's learning rate relative to training.lr"},
-    {"model", "winograd", CFG_BOOL, "true",
+    {"model", "last_lr_scale", CFG_FLOAT, "0.1", ">= 0", "conv3's learning rate relative to training.lr"},
+    {"model", "winograd", CFG_BOOL, "true", NULL,
      "train channels last, conv2 and conv3 as Winograd F(6x6, 3x3) (false: NCHW direct convs; evaluation is direct)"},
-    {"dataset", "root_dir", CFG_STRING, "data/sr", "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
-    {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) and verify when missing"},
-    {"dataset", "train_dir", CFG_STRING, "", "train on the .png/.bmp images of this folder instead of T91"},
-    {"dataset", "bsd200", CFG_BOOL, "false", "add BSD200 to the training images (T91 + BSD200 = 291)"},
-    {"dataset", "patch_size", CFG_INT, "17", "LR patch side (the HR patch is scale times larger)"},
-    {"dataset", "stride", CFG_INT, "7", "LR pixels between patches"},
-    {"dataset", "augment", CFG_BOOL, "true", "a random flip/rotation (dihedral) per batch"},
-    {"dataset", "train_limit", CFG_INT, "0", "use only the first N patches (0: all)"},
-    {"dataset", "gray_as_y", CFG_BOOL, "false",
+    {"dataset", "root_dir", CFG_STRING, "data/sr", NULL, "folder with yang91.tar.gz, bsd200.tar.gz, bsd100.tar.gz, Set5/, Set14/"},
+    {"dataset", "download", CFG_BOOL, "true", NULL, "fetch (mirror or official URL) and verify when missing"},
+    {"dataset", "train_dir", CFG_STRING, "", NULL, "train on the .png/.bmp images of this folder instead of T91"},
+    {"dataset", "bsd200", CFG_BOOL, "false", NULL, "add BSD200 to the training images (T91 + BSD200 = 291)"},
+    {"dataset", "patch_size", CFG_INT, "17", ">= 1", "LR patch side (the HR patch is scale times larger)"},
+    {"dataset", "stride", CFG_INT, "7", ">= 1", "LR pixels between patches"},
+    {"dataset", "augment", CFG_BOOL, "true", NULL, "a random flip/rotation (dihedral) per batch"},
+    {"dataset", "train_limit", CFG_INT, "0", ">= 0", "use only the first N patches (0: all)"},
+    {"dataset", "gray_as_y", CFG_BOOL, "false", NULL,
      "grayscale images are Y itself (SRCNN code) instead of R = G = B (docs/METHODS.md 8.4)"},
-    {"dataset", "cache", CFG_BOOL, "true", "keep prepared sets in DATA_ROOT/sr/cache (verified data only)"},
-    {"evaluation", "sets", CFG_STRING, "set5,set14,bsd100", "comma-separated test sets: set5, set14, bsd100"},
-    {"evaluation", "border", CFG_INT, "-1", "pixels cut from every side for PSNR (-1: the scale)"},
-    {"evaluation", "round_uint8", CFG_BOOL, "true", "round the output to 8 bits before PSNR (MATLAB style)"},
-    {"evaluation", "save_images", CFG_STRING, "", "write the super-resolved Y planes as PNG into this folder"},
-    {"training", "batch_size", CFG_INT, "64", "patches per step"},
-    {"training", "epochs", CFG_INT, "150", "passes over the training patches"},
-    {"training", "lr", CFG_FLOAT, "0.001", "Adam learning rate (conv3: times model.last_lr_scale)"},
-    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay (0: Adam)"},
-    {"training", "lr_decay_at", CFG_FLOAT, "0.8", "fraction of the epochs after which lr is multiplied by lr_decay_factor"},
-    {"training", "lr_decay_factor", CFG_FLOAT, "0.1", "step decay factor"},
-    {"training", "eval_every", CFG_INT, "10", "evaluate every N epochs (and after the last)"},
-    {NULL, NULL, 0, NULL, NULL},
+    {"dataset", "cache", CFG_BOOL, "true", NULL, "keep prepared sets in DATA_ROOT/sr/cache (verified data only)"},
+    {"evaluation", "sets", CFG_STRING, "set5,set14,bsd100", NULL, "comma-separated test sets: set5, set14, bsd100"},
+    {"evaluation", "border", CFG_INT, "-1", NULL, "pixels cut from every side for PSNR (-1: the scale)"},
+    {"evaluation", "round_uint8", CFG_BOOL, "true", NULL, "round the output to 8 bits before PSNR (MATLAB style)"},
+    {"evaluation", "save_images", CFG_STRING, "", NULL, "write the super-resolved Y planes as PNG into this folder"},
+    {"training", "batch_size", CFG_INT, "64", ">= 1", "patches per step"},
+    {"training", "epochs", CFG_INT, "150", ">= 0", "passes over the training patches"},
+    {"training", "lr", CFG_FLOAT, "0.001", NULL, "Adam learning rate (conv3: times model.last_lr_scale)"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", NULL, "AdamW decoupled weight decay (0: Adam)"},
+    {"training", "lr_decay_at", CFG_FLOAT, "0.8", NULL, "fraction of the epochs after which lr is multiplied by lr_decay_factor"},
+    {"training", "lr_decay_factor", CFG_FLOAT, "0.1", NULL, "step decay factor"},
+    {"training", "eval_every", CFG_INT, "10", ">= 1", "evaluate every N epochs (and after the last)"},
+    {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 #define MAX_TEST 3
@@ -235,7 +235,6 @@ static void load_data(Espcn *s, const Config *cfg) {
         }
     }
     int stride = (int)cfg_int(cfg, "dataset.stride");
-    if (stride < 1) qat_die("dataset.stride must be >= 1 (got %d)", stride);
     sr_patches_index(&s->patches, &s->train, s->psize, stride);
     int hp = s->psize * s->scale;
     if (s->patches.skipped)
@@ -245,7 +244,6 @@ static void load_data(Espcn *s, const Config *cfg) {
         qat_die("no training patch: all %d training images are smaller than one %dx%d HR patch "
                 "(dataset.patch_size %d x model.scale %d)", s->train.n, hp, hp, s->psize, s->scale);
     int limit = (int)cfg_int(cfg, "dataset.train_limit");
-    if (limit < 0) qat_die("dataset.train_limit must be >= 0 (got %d)", limit);
     if (limit > 0 && limit < s->patches.n) s->patches.n = limit;
 
     /* Test sets named in evaluation.sets. */
@@ -296,11 +294,8 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->def = &espcn_model;
     m->self = s;
     m->batch_size = (int)cfg_int(cfg, "training.batch_size");
-    if (m->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", m->batch_size);
     s->scale = (int)cfg_int(cfg, "model.scale");
-    if (s->scale < 1 || s->scale > 8) qat_die("model.scale must be in 1..8 (got %d)", s->scale);
     s->psize = (int)cfg_int(cfg, "dataset.patch_size");
-    if (s->psize < 1) qat_die("dataset.patch_size must be >= 1 (got %d)", s->psize);
     int f1 = (int)cfg_int(cfg, "model.features1"), f2 = (int)cfg_int(cfg, "model.features2");
     if (f1 < 1 || f2 < 1) qat_die("model.features1 and model.features2 must be >= 1");
     s->augment = cfg_bool(cfg, "dataset.augment");
@@ -322,11 +317,8 @@ static Model *create(const Config *cfg, uint64_t seed) {
         init_normal(&s->conv1, &rng, sqrt(2.0 / (f1 * 25)));
         init_normal(&s->conv2, &rng, sqrt(2.0 / (f2 * 9)));
         init_normal(&s->conv3, &rng, 1e-3);
-    } else if (strcmp(init, "pytorch") != 0) {
-        qat_die("model.init must be 'normal' or 'pytorch' (got '%s')", init);
-    }
+    } /* else pytorch: the layers' own init (the schema allows nothing else) */
     float last = (float)cfg_float(cfg, "model.last_lr_scale");
-    if (!(last >= 0.0f)) qat_die("model.last_lr_scale must be >= 0");
     s->conv3.w->lr_scale = last;
     s->conv3.b->lr_scale = last;
 

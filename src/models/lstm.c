@@ -44,34 +44,34 @@ extern const ModelDef lstm_model;
 #define SUBSET_SEED 0x1abe11edULL /* train_limit / test_limit pick a fixed subset */
 
 static const CfgField SCHEMA[] = {
-    {"model", "embedding_dim", CFG_INT, "256", "word embedding width"},
-    {"model", "hidden_size", CFG_INT, "256", "LSTM state width H"},
-    {"model", "num_layers", CFG_INT, "2", "stacked LSTM layers"},
-    {"model", "dropout", CFG_FLOAT, "0.2", "dropout between LSTM layers and on the final features"},
-    {"model", "bidirectional", CFG_BOOL, "true", "forward and reverse LSTM per layer"},
-    {"model", "pad_idx", CFG_INT, "0", "padding id (the vocabulary puts <pad> at 0)"},
-    {"model", "max_seq_len", CFG_INT, "512", "keep the first N tokens of a review"},
-    {"model", "embedding_dropout", CFG_FLOAT, "0.1", "dropout on the embeddings"},
-    {"dataset", "max_vocab_size", CFG_INT, "50000", "vocabulary size incl. <pad> and <unk>"},
-    {"dataset", "min_freq", CFG_INT, "2", "least training-split count of a vocabulary word"},
-    {"dataset", "path", CFG_STRING, "", "aclImdb .tar.gz/.tar or extracted folder (empty: the verified "
+    {"model", "embedding_dim", CFG_INT, "256", ">= 1", "word embedding width"},
+    {"model", "hidden_size", CFG_INT, "256", ">= 1", "LSTM state width H"},
+    {"model", "num_layers", CFG_INT, "2", "1..8", "stacked LSTM layers"},
+    {"model", "dropout", CFG_FLOAT, "0.2", "0..<1", "dropout between LSTM layers and on the final features"},
+    {"model", "bidirectional", CFG_BOOL, "true", NULL, "forward and reverse LSTM per layer"},
+    {"model", "pad_idx", CFG_INT, "0", "0..0", "padding id (the vocabulary puts <pad> at 0)"},
+    {"model", "max_seq_len", CFG_INT, "512", ">= 1", "keep the first N tokens of a review"},
+    {"model", "embedding_dropout", CFG_FLOAT, "0.1", "0..<1", "dropout on the embeddings"},
+    {"dataset", "max_vocab_size", CFG_INT, "50000", ">= 2", "vocabulary size incl. <pad> and <unk>"},
+    {"dataset", "min_freq", CFG_INT, "2", ">= 1", "least training-split count of a vocabulary word"},
+    {"dataset", "path", CFG_STRING, "", NULL, "aclImdb .tar.gz/.tar or extracted folder (empty: the verified "
                                         "aclImdb_v1_labelled.tar.gz in the data root)"},
-    {"dataset", "strip_br", CFG_BOOL, "false", "drop <br /> before tokenizing (false: token 'br', as the prototype)"},
-    {"dataset", "cache", CFG_BOOL, "true", "keep the tokenized data in <data root>/cache"},
-    {"dataset", "train_limit", CFG_INT, "0", "train on N reviews of a fixed random subset (0: all)"},
-    {"dataset", "test_limit", CFG_INT, "0", "evaluate on N reviews of a fixed random subset (0: all)"},
-    {"training", "batch_size", CFG_INT, "32", "reviews per batch"},
-    {"training", "epochs", CFG_INT, "3", "passes over the training split"},
-    {"training", "lr", CFG_FLOAT, "0.001", "AdamW learning rate"},
-    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay"},
-    {"training", "grad_clip", CFG_FLOAT, "0.0", "global gradient-norm clip (0: off, as the prototype)"},
-    {"training", "eval_every", CFG_INT, "1", "evaluate every N epochs (and after the last)"},
-    {"training", "eval_batch_size", CFG_INT, "32", "reviews per evaluation batch"},
-    {"training", "shuffle", CFG_BOOL, "true", "shuffle the training reviews every epoch"},
-    {"training", "bucket_window", CFG_INT, "0", "sort windows of N batches by length (0: plain random batches)"},
-    {"training", "bucket_epochs", CFG_INT, NULL, "bucket only the first N epochs, then plain random batches "
+    {"dataset", "strip_br", CFG_BOOL, "false", NULL, "drop <br /> before tokenizing (false: token 'br', as the prototype)"},
+    {"dataset", "cache", CFG_BOOL, "true", NULL, "keep the tokenized data in <data root>/cache"},
+    {"dataset", "train_limit", CFG_INT, "0", ">= 0", "train on N reviews of a fixed random subset (0: all)"},
+    {"dataset", "test_limit", CFG_INT, "0", ">= 0", "evaluate on N reviews of a fixed random subset (0: all)"},
+    {"training", "batch_size", CFG_INT, "32", ">= 1", "reviews per batch"},
+    {"training", "epochs", CFG_INT, "3", ">= 0", "passes over the training split"},
+    {"training", "lr", CFG_FLOAT, "0.001", NULL, "AdamW learning rate"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", NULL, "AdamW decoupled weight decay"},
+    {"training", "grad_clip", CFG_FLOAT, "0.0", NULL, "global gradient-norm clip (0: off, as the prototype)"},
+    {"training", "eval_every", CFG_INT, "1", ">= 1", "evaluate every N epochs (and after the last)"},
+    {"training", "eval_batch_size", CFG_INT, "32", ">= 1", "reviews per evaluation batch"},
+    {"training", "shuffle", CFG_BOOL, "true", NULL, "shuffle the training reviews every epoch"},
+    {"training", "bucket_window", CFG_INT, "0", ">= 0", "sort windows of N batches by length (0: plain random batches)"},
+    {"training", "bucket_epochs", CFG_INT, NULL, ">= 0", "bucket only the first N epochs, then plain random batches "
                                                  "(0 or unset: every epoch)"},
-    {NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 typedef struct {
@@ -222,12 +222,6 @@ static int *subset(int n, int limit, int *count, const char *key) {
     return idx;
 }
 
-static float cfg_rate(const Config *cfg, const char *key) {
-    double p = cfg_float(cfg, key);
-    if (!(p >= 0.0 && p < 1.0)) qat_die("%s must be in [0, 1) (got %g)", key, p);
-    return (float)p;
-}
-
 static Model *create(const Config *cfg, uint64_t seed) {
     Model *model = qat_calloc(1, sizeof *model);
     Lstm *m = qat_calloc(1, sizeof *m);
@@ -238,20 +232,14 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->L = (int)cfg_int(cfg, "model.num_layers");
     m->ndir = cfg_bool(cfg, "model.bidirectional") ? 2 : 1;
     m->max_len = (int)cfg_int(cfg, "model.max_seq_len");
-    m->dropout = cfg_rate(cfg, "model.dropout");
-    m->emb_dropout = cfg_rate(cfg, "model.embedding_dropout");
+    m->dropout = (float)cfg_float(cfg, "model.dropout");
+    m->emb_dropout = (float)cfg_float(cfg, "model.embedding_dropout");
     model->batch_size = (int)cfg_int(cfg, "training.batch_size");
     m->shuffle = cfg_bool(cfg, "training.shuffle");
     m->bucket_window = (int)cfg_int(cfg, "training.bucket_window");
     m->bucket_epochs = cfg_has(cfg, "training.bucket_epochs") ? (int)cfg_int(cfg, "training.bucket_epochs") : 0;
     m->eval_batch = (int)cfg_int(cfg, "training.eval_batch_size");
-    if (m->E < 1 || m->H < 1) qat_die("model.embedding_dim and model.hidden_size must be >= 1");
-    if (m->L < 1 || m->L > MAX_LAYERS) qat_die("model.num_layers must be 1..%d (got %d)", MAX_LAYERS, m->L);
-    if (cfg_int(cfg, "model.pad_idx") != 0) qat_die("model.pad_idx must be 0 (the vocabulary puts <pad> at 0)");
-    if (model->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", model->batch_size);
-    if (m->eval_batch < 1) qat_die("training.eval_batch_size must be >= 1 (got %d)", m->eval_batch);
-    if (m->bucket_window < 0) qat_die("training.bucket_window must be >= 0 (got %d)", m->bucket_window);
-    if (m->bucket_epochs < 0) qat_die("training.bucket_epochs must be >= 0 (got %d)", m->bucket_epochs);
+    QAT_ASSERT(m->L <= MAX_LAYERS); /* the schema's range of model.num_layers */
 
     ImdbOptions o = {cfg_str(cfg, "dataset.path"), (int)cfg_int(cfg, "dataset.max_vocab_size"),
                      (int)cfg_int(cfg, "dataset.min_freq"), m->max_len, cfg_bool(cfg, "dataset.strip_br"),

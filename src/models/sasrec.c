@@ -50,37 +50,37 @@ extern const ModelDef sasrec_model;
 #define EVAL_BATCH 256
 
 static const CfgField SCHEMA[] = {
-    {"dataset", "path", CFG_STRING, "", "interaction log (empty: MovieLens-1M, recsys/ml-1m/ml-1m_sasrec.txt.gz)"},
-    {"dataset", "format", CFG_STRING, "auto", "auto, user_item, ml_ratings or tifu_csv"},
-    {"dataset", "user_limit", CFG_INT, "0", "use only the first N users (0: all)"},
-    {"dataset", "eval_negatives", CFG_INT, "100", "negatives per user for the sampled metrics"},
-    {"dataset", "negatives_seed", CFG_INT, "2018", "seed of the sampled-metric negatives (fixed across runs)"},
-    {"model", "hidden_size", CFG_INT, "50", "width d"},
-    {"model", "num_heads", CFG_INT, "1", "attention heads"},
-    {"model", "num_blocks", CFG_INT, "2", "transformer blocks"},
-    {"model", "max_seq_len", CFG_INT, "200", "longest input window"},
-    {"model", "dropout", CFG_FLOAT, "0.2", "dropout rate (embeddings, attention, FFN)"},
-    {"model", "ffn_size", CFG_INT, "0", "FFN hidden width (0: hidden_size)"},
-    {"model", "activation", CFG_STRING, "relu", "FFN activation: relu or gelu"},
-    {"model", "block", CFG_STRING, "sasrec", "sasrec (official block) or pre_ln (TransformerEncoderLayer norm_first)"},
-    {"model", "out_proj", CFG_BOOL, "false", "attention output projection in the sasrec block (pre_ln always has one)"},
-    {"model", "emb_scale", CFG_BOOL, "true", "multiply item embeddings by sqrt(d)"},
-    {"model", "layernorm_eps", CFG_FLOAT, "1e-8", "LayerNorm eps inside the blocks (the final one uses 1e-8)"},
-    {"model", "init", CFG_STRING, "xavier", "xavier (every 2-D weight Xavier-uniform) or torch (PyTorch module defaults)"},
-    {"model", "positions", CFG_STRING, "from_end", "from_end (left-padded window) or from_start"},
-    {"model", "readout", CFG_STRING, "last", "last (the last item's output) or mask (an appended MASK token)"},
-    {"model", "loss", CFG_STRING, "bce", "bce (every position, one negative) or sampled_softmax (read-out only)"},
-    {"model", "num_negatives", CFG_INT, "50", "sampled_softmax negatives"},
-    {"training", "batch_size", CFG_INT, "128", "sequences per batch"},
-    {"training", "epochs", CFG_INT, "60", "passes over the training users"},
-    {"training", "lr", CFG_FLOAT, "0.001", "Adam learning rate"},
-    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay"},
-    {"training", "adam_beta1", CFG_FLOAT, "0.9", "Adam beta1"},
-    {"training", "adam_beta2", CFG_FLOAT, "0.98", "Adam beta2"},
-    {"training", "adam_eps", CFG_FLOAT, "1e-8", "Adam eps"},
-    {"training", "grad_clip", CFG_FLOAT, "0.0", "global gradient-norm clip (0: off)"},
-    {"training", "eval_every", CFG_INT, "20", "evaluate the validation split every N epochs"},
-    {NULL, NULL, 0, NULL, NULL},
+    {"dataset", "path", CFG_STRING, "", NULL, "interaction log (empty: MovieLens-1M, recsys/ml-1m/ml-1m_sasrec.txt.gz)"},
+    {"dataset", "format", CFG_STRING, "auto", NULL, "auto, user_item, ml_ratings or tifu_csv"},
+    {"dataset", "user_limit", CFG_INT, "0", ">= 0", "use only the first N users (0: all)"},
+    {"dataset", "eval_negatives", CFG_INT, "100", "1..1024", "negatives per user for the sampled metrics"},
+    {"dataset", "negatives_seed", CFG_INT, "2018", NULL, "seed of the sampled-metric negatives (fixed across runs)"},
+    {"model", "hidden_size", CFG_INT, "50", ">= 1", "width d"},
+    {"model", "num_heads", CFG_INT, "1", ">= 1", "attention heads"},
+    {"model", "num_blocks", CFG_INT, "2", "1..8", "transformer blocks"},
+    {"model", "max_seq_len", CFG_INT, "200", ">= 2", "longest input window"},
+    {"model", "dropout", CFG_FLOAT, "0.2", "0..<1", "dropout rate (embeddings, attention, FFN)"},
+    {"model", "ffn_size", CFG_INT, "0", ">= 0", "FFN hidden width (0: hidden_size)"},
+    {"model", "activation", CFG_STRING, "relu", "relu|gelu", "FFN activation: relu or gelu"},
+    {"model", "block", CFG_STRING, "sasrec", "sasrec|pre_ln", "sasrec (official block) or pre_ln (TransformerEncoderLayer norm_first)"},
+    {"model", "out_proj", CFG_BOOL, "false", NULL, "attention output projection in the sasrec block (pre_ln always has one)"},
+    {"model", "emb_scale", CFG_BOOL, "true", NULL, "multiply item embeddings by sqrt(d)"},
+    {"model", "layernorm_eps", CFG_FLOAT, "1e-8", NULL, "LayerNorm eps inside the blocks (the final one uses 1e-8)"},
+    {"model", "init", CFG_STRING, "xavier", "xavier|torch", "xavier (every 2-D weight Xavier-uniform) or torch (PyTorch module defaults)"},
+    {"model", "positions", CFG_STRING, "from_end", "from_end|from_start", "from_end (left-padded window) or from_start"},
+    {"model", "readout", CFG_STRING, "last", "last|mask", "last (the last item's output) or mask (an appended MASK token)"},
+    {"model", "loss", CFG_STRING, "bce", "bce|sampled_softmax", "bce (every position, one negative) or sampled_softmax (read-out only)"},
+    {"model", "num_negatives", CFG_INT, "50", ">= 1", "sampled_softmax negatives"},
+    {"training", "batch_size", CFG_INT, "128", ">= 1", "sequences per batch"},
+    {"training", "epochs", CFG_INT, "60", ">= 0", "passes over the training users"},
+    {"training", "lr", CFG_FLOAT, "0.001", NULL, "Adam learning rate"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", NULL, "AdamW decoupled weight decay"},
+    {"training", "adam_beta1", CFG_FLOAT, "0.9", NULL, "Adam beta1"},
+    {"training", "adam_beta2", CFG_FLOAT, "0.98", NULL, "Adam beta2"},
+    {"training", "adam_eps", CFG_FLOAT, "1e-8", NULL, "Adam eps"},
+    {"training", "grad_clip", CFG_FLOAT, "0.0", NULL, "global gradient-norm clip (0: off)"},
+    {"training", "eval_every", CFG_INT, "20", ">= 1", "evaluate the validation split every N epochs"},
+    {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 typedef struct {
@@ -408,8 +408,8 @@ static void destroy(Model *m) {
 static int pick(const Config *cfg, const char *key, const char *a, const char *b) {
     const char *v = cfg_str(cfg, key);
     if (strcmp(v, a) == 0) return 0;
-    if (strcmp(v, b) == 0) return 1;
-    qat_die("%s must be %s or %s (got '%s')", key, a, b, v);
+    QAT_ASSERT(strcmp(v, b) == 0); /* the schema allows a or b */
+    return 1;
 }
 
 static void load_data(SasRec *s, const Config *cfg) {
@@ -421,7 +421,6 @@ static void load_data(SasRec *s, const Config *cfg) {
     }
     interactions_load(&s->ix, path, interactions_format(cfg_str(cfg, "dataset.format")));
     int limit = (int)cfg_int(cfg, "dataset.user_limit");
-    if (limit < 0) qat_die("dataset.user_limit must be >= 0 (got %d)", limit);
     if (limit > 0 && limit < s->ix.n_users) s->ix.n_users = limit;
     loo_split(&s->ix, &s->split);
     s->n_items = s->ix.n_items;
@@ -496,7 +495,6 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->self = s;
     m->has_val = 1;
     m->batch_size = (int)cfg_int(cfg, "training.batch_size");
-    if (m->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", m->batch_size);
     s->d = (int)cfg_int(cfg, "model.hidden_size");
     s->heads = (int)cfg_int(cfg, "model.num_heads");
     s->nblocks = (int)cfg_int(cfg, "model.num_blocks");
@@ -511,16 +509,11 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->from_end = !pick(cfg, "model.positions", "from_end", "from_start");
     s->mask = pick(cfg, "model.readout", "last", "mask");
     s->bce = !pick(cfg, "model.loss", "bce", "sampled_softmax");
-    if (s->d < 1 || s->heads < 1 || s->d % s->heads)
-        qat_die("model.hidden_size (%d) must be a positive multiple of model.num_heads (%d)", s->d, s->heads);
-    if (s->nblocks < 1 || s->nblocks > MAX_BLOCKS) qat_die("model.num_blocks must be 1..%d (got %d)", MAX_BLOCKS, s->nblocks);
-    if (s->L < 2) qat_die("model.max_seq_len must be >= 2 (got %d)", s->L);
-    if (s->ffn < 0) qat_die("model.ffn_size must be >= 0 (got %d)", s->ffn);
+    if (s->d % s->heads)
+        qat_die("model.hidden_size (%d) must be a multiple of model.num_heads (%d)", s->d, s->heads);
+    QAT_ASSERT(s->nblocks <= MAX_BLOCKS); /* the schema's range of model.num_blocks */
     if (s->ffn == 0) s->ffn = s->d;
-    if (!(s->dropout >= 0.0f && s->dropout < 1.0f)) qat_die("model.dropout must be in [0, 1)");
     if (s->bce && s->mask) qat_die("model.loss bce trains every position: it needs model.readout last");
-    if (s->nneg < 1) qat_die("model.num_negatives must be >= 1 (got %d)", s->nneg);
-    if (s->eval_neg < 1 || s->eval_neg > 1024) qat_die("dataset.eval_negatives must be 1..1024 (got %d)", s->eval_neg);
     s->emb_scale = cfg_bool(cfg, "model.emb_scale") ? sqrtf((float)s->d) : 1.0f;
     float ln_eps = (float)cfg_float(cfg, "model.layernorm_eps");
 

@@ -19,15 +19,15 @@
 extern const ModelDef simple_cnn_model;
 
 static const CfgField SCHEMA[] = {
-    {"dataset", "root_dir", CFG_STRING, "data/mnist", "folder with the four MNIST IDX .gz files"},
-    {"dataset", "download", CFG_BOOL, "true", "fetch (mirror or official URL) when missing"},
-    {"dataset", "train_limit", CFG_INT, "0", "use only the first N training images (0: all)"},
-    {"dataset", "test_limit", CFG_INT, "0", "evaluate on the first N test images (0: all)"},
-    {"training", "batch_size", CFG_INT, "500", "mini-batch size"},
-    {"training", "epochs", CFG_INT, "5", "passes over the training set"},
-    {"training", "lr", CFG_FLOAT, "0.005", "AdamW learning rate"},
-    {"training", "weight_decay", CFG_FLOAT, "0.0", "AdamW decoupled weight decay"},
-    {NULL, NULL, 0, NULL, NULL},
+    {"dataset", "root_dir", CFG_STRING, "data/mnist", NULL, "folder with the four MNIST IDX .gz files"},
+    {"dataset", "download", CFG_BOOL, "true", NULL, "fetch (mirror or official URL) when missing"},
+    {"dataset", "train_limit", CFG_INT, "0", ">= 0", "use only the first N training images (0: all)"},
+    {"dataset", "test_limit", CFG_INT, "0", ">= 0", "evaluate on the first N test images (0: all)"},
+    {"training", "batch_size", CFG_INT, "500", ">= 1", "mini-batch size"},
+    {"training", "epochs", CFG_INT, "5", ">= 0", "passes over the training set"},
+    {"training", "lr", CFG_FLOAT, "0.005", NULL, "AdamW learning rate"},
+    {"training", "weight_decay", CFG_FLOAT, "0.0", NULL, "AdamW decoupled weight decay"},
+    {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 typedef struct {
@@ -122,7 +122,6 @@ static void load_split(ImageSet *set, const Config *cfg, const char *split, int 
     }
     if (set->rows != 28 || set->cols != 28)
         qat_die("simple_cnn needs 28x28 images; the %s split has %dx%d", split, set->rows, set->cols);
-    if (limit < 0) qat_die("dataset.%s_limit must be >= 0", split);
     if (limit > 0 && limit < set->n) set->n = limit;
 }
 
@@ -132,7 +131,6 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->def = &simple_cnn_model;
     m->self = s;
     m->batch_size = (int)cfg_int(cfg, "training.batch_size");
-    if (m->batch_size < 1) qat_die("training.batch_size must be >= 1 (got %d)", m->batch_size);
 
     Rng rng;
     rng_seed(&rng, seed);

@@ -579,15 +579,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
     double lambda = cfg_float(cfg, "quantizer_optimizer.lambda_reg");
     long skip_bits = (long)cfg_int(cfg, "quantizer.skip_at_bits");
     const char *sched = cfg_str(cfg, "quantizer.beta_schedule");
-    int linear_beta = 0;
-    if (strcmp(sched, "linear") == 0) linear_beta = 1;
-    else if (strcmp(sched, "cosine") != 0)
-        qat_die("quantizer.beta_schedule must be cosine or linear (got '%s')", sched);
-    if (max_samples < 1) qat_die("quantizer_optimizer.max_samples must be >= 1 (got %ld)", max_samples);
-    if (iters_cfg < 0) qat_die("quantizer_optimizer.num_iterations must be >= 0 (got %ld)", iters_cfg);
-    if (batch < 1) qat_die("quantizer_optimizer.batch_size must be >= 1 (got %ld)", batch);
-    if (!(lr > 0.0)) qat_die("quantizer_optimizer.lr must be > 0 (got %g)", lr);
-    if (!(lambda >= 0.0)) qat_die("quantizer_optimizer.lambda_reg must be >= 0 (got %g)", lambda);
+    int linear_beta = strcmp(sched, "linear") == 0; /* the schema's ranges hold for all of these */
     if (src->batch_size < 1 || src->nbatches < 1) qat_die("adaround: no calibration data");
     long nbl = (max_samples + src->batch_size - 1) / src->batch_size;
     int nb = (int)(nbl < src->nbatches ? nbl : src->nbatches);

@@ -415,10 +415,8 @@ static void prepare_training(Trainer *t, Schedule *sc) {
     rng_seed(&t->shuffle, t->o->seed + 1);
     train_step_setup(&t->opt, &sc->grad_clip, cfg);
     sc->epochs = (int)cfg_int(cfg, "training.epochs");
-    if (sc->epochs < 0) qat_die("training.epochs must be >= 0 (got %d)", sc->epochs);
     if (t->qm->is_ptq) sc->epochs = 0; /* calibration instead of training */
     sc->eval_every = cfg_has(cfg, "training.eval_every") ? (int)cfg_int(cfg, "training.eval_every") : 1;
-    if (sc->eval_every < 1) qat_die("training.eval_every must be >= 1 (got %d)", sc->eval_every);
     sc->decay_at = cfg_float_or(cfg, "training.lr_decay_at", 0.0);
     sc->decay_factor = cfg_float_or(cfg, "training.lr_decay_factor", 0.1);
     sc->lr0 = (float)cfg_float(cfg, "training.lr");

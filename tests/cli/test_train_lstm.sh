@@ -99,7 +99,7 @@ check "bucket_epochs=1: epoch 2 differs from bucketing every epoch ($first vs $e
 check "bucket_epochs=1: train losses of both epochs present ($first)" test "$(echo $first | wc -w)" -eq 2
 every0=$(bucket_run b_every0 --set training.bucket_epochs=0)
 check "bucket_epochs=0 buckets every epoch ($every0 vs $every)" test "$every0" = "$every"
-expect_error "negative bucket_epochs" "training.bucket_epochs must be >= 0" train --model lstm "${tiny[@]}" \
+expect_error "negative bucket_epochs" "'training.bucket_epochs' must be >= 0, got '-1'" train --model lstm "${tiny[@]}" \
     --set training.bucket_epochs=-1 --output-dir "$TMP/bad0"
 
 rm -r "$src/test/neg"

@@ -53,6 +53,6 @@ expect_error "bce needs the last-item read-out" "needs model.readout last" train
     --set model.readout=mask --output-dir "$TMP/e"
 expect_error "heads must divide the width" "multiple of model.num_heads" train --model sasrec "${small[@]}" \
     --set model.num_heads=3 --output-dir "$TMP/e"
-expect_error "unknown block" "model.block must be sasrec or pre_ln" train --model sasrec "${small[@]}" \
+expect_error "unknown block" "'model.block' must be one of sasrec, pre_ln, got 'post_ln'" train --model sasrec "${small[@]}" \
     --set model.block=post_ln --output-dir "$TMP/e"
 finish

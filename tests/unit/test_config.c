@@ -11,28 +11,28 @@
 #include "check.h"
 
 static const CfgField base_schema[] = {
-    {"model", "name", CFG_STRING, "simple_cnn", "model architecture"},
-    {"model", "width", CFG_INT, "32", "channels of the first layer"},
-    {"dataset", "name", CFG_STRING, "mnist", "dataset name"},
-    {"dataset", "shuffle", CFG_BOOL, "true", "shuffle every epoch"},
-    {"training", "batch_size", CFG_INT, "64", "samples per step"},
-    {"training", "epochs", CFG_INT, "10", "passes over the data"},
-    {"training", "lr", CFG_FLOAT, "5.0e-3", "learning rate"},
-    {"training", "weight_decay", CFG_FLOAT, "0", "L2 penalty"},
-    {"quantizer", "name", CFG_STRING, "none", "quantizer kind"},
-    {"quantizer", "bit_width", CFG_INT, "8", "bits per value"},
-    {"quantizer", "per_channel", CFG_BOOL, "false", "one scale per channel"},
-    {NULL, NULL, CFG_INT, NULL, NULL},
+    {"model", "name", CFG_STRING, "simple_cnn", NULL, "model architecture"},
+    {"model", "width", CFG_INT, "32", NULL, "channels of the first layer"},
+    {"dataset", "name", CFG_STRING, "mnist", NULL, "dataset name"},
+    {"dataset", "shuffle", CFG_BOOL, "true", NULL, "shuffle every epoch"},
+    {"training", "batch_size", CFG_INT, "64", NULL, "samples per step"},
+    {"training", "epochs", CFG_INT, "10", NULL, "passes over the data"},
+    {"training", "lr", CFG_FLOAT, "5.0e-3", NULL, "learning rate"},
+    {"training", "weight_decay", CFG_FLOAT, "0", NULL, "L2 penalty"},
+    {"quantizer", "name", CFG_STRING, "none", NULL, "quantizer kind"},
+    {"quantizer", "bit_width", CFG_INT, "8", NULL, "bits per value"},
+    {"quantizer", "per_channel", CFG_BOOL, "false", NULL, "one scale per channel"},
+    {NULL, NULL, CFG_INT, NULL, NULL, NULL},
 };
 
 /* A second schema: a new section, a duplicate of training.lr (ignored: the first
  * wins) and a training key without a default, apart from the other training keys. */
 static const CfgField extra_schema[] = {
-    {"quantizer_optimizer", "lr", CFG_FLOAT, "1e-4", "quantizer learning rate"},
-    {"training", "lr", CFG_INT, "7", "duplicate: must be ignored"},
-    {"quantizer_optimizer", "name", CFG_STRING, "adam", "optimizer"},
-    {"training", "warmup", CFG_INT, NULL, "warmup steps (unset by default)"},
-    {NULL, NULL, CFG_INT, NULL, NULL},
+    {"quantizer_optimizer", "lr", CFG_FLOAT, "1e-4", NULL, "quantizer learning rate"},
+    {"training", "lr", CFG_INT, "7", NULL, "duplicate: must be ignored"},
+    {"quantizer_optimizer", "name", CFG_STRING, "adam", NULL, "optimizer"},
+    {"training", "warmup", CFG_INT, NULL, NULL, "warmup steps (unset by default)"},
+    {NULL, NULL, CFG_INT, NULL, NULL, NULL},
 };
 
 static const CfgField *const schemas[] = {base_schema, extra_schema, NULL};
@@ -476,10 +476,10 @@ static void test_hash(void) {
     CHECK(fnv1a("a") == 0xaf63dc4c8601ec8cULL);
 
     static const CfgField small[] = {
-        {"training", "lr", CFG_FLOAT, "5e-1", NULL},
-        {"model", "name", CFG_STRING, "x", NULL},
-        {"model", "unset", CFG_STRING, NULL, NULL},
-        {NULL, NULL, CFG_INT, NULL, NULL},
+        {"training", "lr", CFG_FLOAT, "5e-1", NULL, NULL},
+        {"model", "name", CFG_STRING, "x", NULL, NULL},
+        {"model", "unset", CFG_STRING, NULL, NULL, NULL},
+        {NULL, NULL, CFG_INT, NULL, NULL, NULL},
     };
     const CfgField *const one[] = {small, NULL};
     ConfigGrid g;
@@ -598,6 +598,55 @@ static void test_errors(void) {
     CHECK_DIES(child_huge_grid, "", "more than 2147483647 combinations");
 }
 
+/* ---- ranges: the schema declares what a key takes ---- */
+
+static const CfgField ranged_schema[] = {
+    {"r", "n", CFG_INT, "1", ">= 1", NULL},
+    {"r", "lr", CFG_FLOAT, "0.1", "> 0", NULL},
+    {"r", "k", CFG_INT, "3", "1..8", NULL},
+    {"r", "p", CFG_FLOAT, "0.5", "0..<1", NULL},
+    {"r", "s", CFG_STRING, "sawb", "sawb|dorefa", NULL},
+    {NULL, NULL, CFG_INT, NULL, NULL, NULL},
+};
+static const CfgField *const ranged[] = {ranged_schema, NULL};
+
+static void child_set_ranged(const void *assignment) {
+    ConfigGrid g;
+    config_grid_init(&g, ranged);
+    config_grid_set(&g, assignment);
+}
+
+static void child_load_ranged(const void *path) {
+    ConfigGrid g;
+    config_grid_init(&g, ranged);
+    config_grid_load_file(&g, path);
+}
+
+static void test_ranges(void) {
+    ConfigGrid g;
+    config_grid_init(&g, ranged);
+    /* the ends are in (but lr's 0 and p's 1 are not) */
+    config_grid_set(&g, "r.n=1");
+    config_grid_set(&g, "r.lr=1e-9");
+    config_grid_set(&g, "r.k=[1, 8]");
+    config_grid_set(&g, "r.p=[0, 0.999]");
+    config_grid_set(&g, "r.s=dorefa");
+    CHECK(config_grid_count(&g) == 4 && !strcmp(cfg_str(&g, "r.s"), "dorefa"));
+    config_grid_free(&g);
+    CHECK_DIES(child_set_ranged, "r.n=0", "'r.n' must be >= 1, got '0'");
+    CHECK_DIES(child_set_ranged, "r.lr=0", "'r.lr' must be > 0, got '0'");
+    CHECK_DIES(child_set_ranged, "r.k=[2, 9]", "'r.k' must be in 1..8, got '9'");
+    CHECK_DIES(child_set_ranged, "r.k=0", "'r.k' must be in 1..8, got '0'");
+    CHECK_DIES(child_set_ranged, "r.p=1", "'r.p' must be in [0, 1), got '1'");
+    CHECK_DIES(child_set_ranged, "r.p=-0.5", "'r.p' must be in [0, 1), got '-0.5'");
+    CHECK_DIES(child_set_ranged, "r.s=sawbx", "'r.s' must be one of sawb, dorefa, got 'sawbx'");
+    /* in a file: the error names the file and the line */
+    const char *p = temp_yaml("r:\n  n: 2\n  s: other\n");
+    char at[160];
+    snprintf(at, sizeof at, "%s:3: 'r.s' must be one of sawb, dorefa, got 'other'", p);
+    CHECK_DIES(child_load_ranged, p, at);
+}
+
 int main(void) {
     test_defaults();
     test_load();
@@ -607,6 +656,7 @@ int main(void) {
     test_write_and_roundtrip();
     test_hash();
     test_errors();
+    test_ranges();
     for (int i = 0; i < n_temp; i++) unlink(temp_paths[i]);
     return check_done("config");
 }

@@ -885,7 +885,7 @@ static void test_errors(void) {
     CHECK_DIES(child_make_bits, "1", "apot", "bit width", "2..16", "got 1");
     CHECK_DIES(child_make_bits, "17", "apot", "bit width", "got 17");
     CHECK_DIES(child_make_bits, "32", "apot", "bit width", "got 32");
-    CHECK_DIES(child_set_make, "quantizer.high_bits=fp16", "quantizer.high_bits", "fp16", "apot or uniform");
+    CHECK_DIES(child_set_make, "quantizer.high_bits=fp16", "quantizer.high_bits", "fp16", "one of apot, uniform");
     CHECK_DIES(child_set_make, "quantizer.high_bits=Uniform", "quantizer.high_bits", "Uniform");
     CHECK_DIES(child_set_make, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "maximum");
     CHECK_DIES(child_set_make, "quantizer.alpha_init=-2", "quantizer.alpha_init", "-2");

@@ -627,7 +627,7 @@ static void child_make_bits(const void *arg) {
 }
 
 static void test_errors(void) {
-    CHECK_DIES(child_make_with, "quantizer.weight_quantizer=sawbb", "quantizer.weight_quantizer", "sawb or dorefa",
+    CHECK_DIES(child_make_with, "quantizer.weight_quantizer=sawbb", "quantizer.weight_quantizer", "one of sawb, dorefa",
                "'sawbb'");
     CHECK_DIES(child_make_with, "quantizer.weight_quantizer=DoReFa", "quantizer.weight_quantizer", "'DoReFa'");
     CHECK_DIES(child_make_with, "quantizer.alpha_init=maximum", "quantizer.alpha_init", "'max' or a positive number",

@@ -142,12 +142,12 @@ static int dies_with(void (*fn)(const void *), const void *arg, const char *want
 /* ---- a hand-made config ---- */
 
 static const CfgField FIELDS[] = {
-    {"model", "name", CFG_STRING, "simple_cnn", "model"},
-    {"training", "lr", CFG_FLOAT, "0.001", "learning rate"},
-    {"training", "epochs", CFG_INT, "2", "epochs"},
-    {"quantizer", "bit_width", CFG_INT, "4", "bits"},
-    {"quantizer", "per_channel", CFG_BOOL, "true", "per channel"},
-    {"quantizer", "init", CFG_STRING, NULL, "unset: no value"},
+    {"model", "name", CFG_STRING, "simple_cnn", NULL, "model"},
+    {"training", "lr", CFG_FLOAT, "0.001", NULL, "learning rate"},
+    {"training", "epochs", CFG_INT, "2", NULL, "epochs"},
+    {"quantizer", "bit_width", CFG_INT, "4", NULL, "bits"},
+    {"quantizer", "per_channel", CFG_BOOL, "true", NULL, "per channel"},
+    {"quantizer", "init", CFG_STRING, NULL, NULL, "unset: no value"},
 };
 #define NFIELDS 6
 
