@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     double ms = (runtime_now() - t0) * 1000.0 / steps;
     printf("%s %s threads=%d batch=%d ms_per_step=%.3f\n", model, quantizer, threads, m->batch_size, ms);
     graph_free(&g);
-    m->destroy(m);
+    model_free(m);
     config_grid_free(&cfg);
     config_grid_free(&grid);
     return 0;

@@ -170,7 +170,7 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
     if (s->ntest > 0) metrics_set(out, "loss", loss);
 }
 
-static void destroy(Model *m) {
+static void free_data(Model *m) {
     Espcn *s = m->self;
     sr_set_free(&s->train);
     sr_patches_free(&s->patches);
@@ -179,10 +179,7 @@ static void destroy(Model *m) {
     free(s->tform);
     free(s->bx);
     free(s->by);
-    param_list_free(&m->params, 1);
-    quant_site_list_free(&m->sites); /* the sites live in s's layers */
     free(s);
-    free(m);
 }
 
 /* ---- data --------------------------------------------------------------------------- */
@@ -335,7 +332,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->begin_epoch = begin_epoch;
     m->train_loss = train_loss;
     m->evaluate = evaluate;
-    m->destroy = destroy;
+    m->free_data = free_data;
     return m;
 }
 

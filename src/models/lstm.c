@@ -191,16 +191,12 @@ static void evaluate(Model *model, Graph *g, const char *split, Metrics *out) {
     metrics_set(out, "loss", loss / m->ntest);
 }
 
-static void destroy(Model *model) {
+static void free_data(Model *model) {
     Lstm *m = model->self;
     imdb_free(&m->data);
     free(m->train_idx), free(m->test_idx), free(m->order), free(m->batch_of);
     free(m->bidx), free(m->blen), free(m->blabel), free(m->ids), free(m->scores), free(m->labels);
-    /* The sites live in m: free their quantizers before m. */
-    param_list_free(&model->params, 1);
-    quant_site_list_free(&model->sites);
     free(m);
-    free(model);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -270,7 +266,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     model->begin_epoch = begin_epoch;
     model->train_loss = train_loss;
     model->evaluate = evaluate;
-    model->destroy = destroy;
+    model->free_data = free_data;
     return model;
 }
 

@@ -53,9 +53,15 @@ struct Model {
     /* Evaluates on a split ("val" or "test") with g->training == 0. Long evaluations stop
      * early when runtime_stop_requested() (the trainer then discards the metrics). */
     void (*evaluate)(Model *m, Graph *g, const char *split, Metrics *out);
-    void (*destroy)(Model *m);
+    /* Frees what the model file allocated (m->self and what it holds); model_free
+     * calls it after the quantizers and the parameters, the model's in one place. */
+    void (*free_data)(Model *m);
     void *self;
 };
+
+/* Frees a model: its sites' quantizers, every parameter (quantizer parameters included),
+ * its own data (free_data), the Model. */
+void model_free(Model *m);
 
 /* Registry */
 const ModelDef *model_find(const char *name); /* NULL when unknown */

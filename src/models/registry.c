@@ -1,5 +1,6 @@
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -29,6 +30,14 @@ const char *const *model_names(void) {
     for (size_t i = 0; i < NMODELS; i++)
         if (MODELS[i]) names[n++] = MODELS[i]->name;
     return names;
+}
+
+void model_free(Model *m) {
+    if (!m) return;
+    quant_site_list_free(&m->sites); /* the sites live in m->self: before free_data */
+    param_list_free(&m->params, 1);
+    if (m->free_data) m->free_data(m);
+    free(m);
 }
 
 void metrics_set(Metrics *m, const char *key, double value) {

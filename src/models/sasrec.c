@@ -383,11 +383,8 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-static void destroy(Model *m) {
+static void free_data(Model *m) {
     SasRec *s = m->self;
-    /* The sites live in s: free their quantizers first. */
-    param_list_free(&m->params, 1);
-    quant_site_list_free(&m->sites);
     loo_split_free(&s->split);
     interactions_free(&s->ix);
     free(s->ex);
@@ -402,7 +399,6 @@ static void destroy(Model *m) {
     free(s->last);
     free(s->mark);
     free(s);
-    free(m);
 }
 
 static int pick(const Config *cfg, const char *key, const char *a, const char *b) {
@@ -565,7 +561,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->begin_epoch = begin_epoch;
     m->train_loss = train_loss;
     m->evaluate = evaluate;
-    m->destroy = destroy;
+    m->free_data = free_data;
     return m;
 }
 

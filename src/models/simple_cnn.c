@@ -96,17 +96,14 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
     metrics_set(out, "loss", loss / set->n);
 }
 
-static void destroy(Model *m) {
+static void free_data(Model *m) {
     SimpleCnn *s = m->self;
-    quant_site_list_free(&m->sites); /* the sites live inside s */
-    param_list_free(&m->params, 1);
     image_set_free(&s->train);
     image_set_free(&s->test);
     free(s->order);
     free(s->batch_x);
     free(s->batch_y);
     free(s);
-    free(m);
 }
 
 static void load_split(ImageSet *set, const Config *cfg, const char *split, int limit) {
@@ -148,7 +145,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->begin_epoch = begin_epoch;
     m->train_loss = train_loss;
     m->evaluate = evaluate;
-    m->destroy = destroy;
+    m->free_data = free_data;
     return m;
 }
 

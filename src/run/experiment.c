@@ -559,7 +559,7 @@ static void finish_run(Trainer *t, RunLock *lock, int epochs, const QuantBits *q
     run_lock_release(lock);
     free(t->calib.fp_weights);
     graph_free(&t->g);
-    m->destroy(m);
+    model_free(m);
 }
 
 static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef *md, const Config *cfg,
