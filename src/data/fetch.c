@@ -218,3 +218,7 @@ void data_path(const char *rel, char *out, int cap) {
     fetch_one(f);
     snprintf(out, (size_t)cap, "%s/%s", data_root(), rel);
 }
+
+int data_location_is_verified(const char *location, const char *default_location, int download) {
+    return !location[0] || (download && strcmp(location, default_location) == 0);
+}

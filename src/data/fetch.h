@@ -20,6 +20,11 @@ const char *data_root(void);
 void data_fetch(const char *dataset);
 /* Full path (data root + rel) of a dataset file, verified (fetching it first if needed). */
 void data_path(const char *rel, char *out, int cap);
+/* The one rule for where a model's data comes from: the verified copy in the data root
+ * (fetched when missing, checked against its sha256, prepared caches allowed) when the
+ * configured location is empty, or is the default one with downloads on; else the user's
+ * own files, read as they are. default_location: "" for models whose only key is a path. */
+int data_location_is_verified(const char *location, const char *default_location, int download);
 /* Names of the known datasets, NULL-terminated. */
 const char *const *data_known_datasets(void);
 

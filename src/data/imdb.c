@@ -676,7 +676,7 @@ void imdb_load(ImdbData *d, const ImdbOptions *o) {
     if (o->min_freq < 1) qat_die("dataset.min_freq must be >= 1 (got %d)", o->min_freq);
     if (o->max_seq_len < 1) qat_die("model.max_seq_len must be >= 1 (got %d)", o->max_seq_len);
     char source[1024];
-    if (o->source && *o->source) {
+    if (o->source && !data_location_is_verified(o->source, "", 1)) {
         path_fmt(source, sizeof source, "%s", o->source);
         struct stat st;
         if (stat(source, &st) != 0) qat_die("imdb: %s: %s", source, strerror(errno));

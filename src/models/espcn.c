@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/fetch.h"
 #include "data/sr.h"
 #include "data/sr_source.h"
 #include "io/atomic_file.h"
@@ -184,11 +185,9 @@ static void free_data(Model *m) {
 
 /* ---- data --------------------------------------------------------------------------- */
 
-/* The verified copy of the data (fetched, checked, with prepared sets cached) is read
- * when the root is the default and downloads are on; any other root is read as it is. */
 static void load_set(SrSet *s, const Config *cfg, const char *name) {
     const char *root = cfg_str(cfg, "dataset.root_dir");
-    int verified = strcmp(root, "data/sr") == 0 && cfg_bool(cfg, "dataset.download");
+    int verified = data_location_is_verified(root, "data/sr", cfg_bool(cfg, "dataset.download"));
     sr_source_load(s, name, verified ? NULL : root, verified && cfg_bool(cfg, "dataset.cache"));
 }
 

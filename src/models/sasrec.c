@@ -411,7 +411,7 @@ static int pick(const Config *cfg, const char *key, const char *a, const char *b
 static void load_data(SasRec *s, const Config *cfg) {
     const char *path = cfg_str(cfg, "dataset.path");
     char buf[1024];
-    if (!path[0]) {
+    if (data_location_is_verified(path, "", 1)) {
         data_path("recsys/ml-1m/ml-1m_sasrec.txt.gz", buf, sizeof buf);
         path = buf;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/fetch.h"
 #include "data/mnist.h"
 #include "layers/layers.h"
 #include "metrics/metrics.h"
@@ -108,8 +109,8 @@ static void free_data(Model *m) {
 
 static void load_split(ImageSet *set, const Config *cfg, const char *split, int limit) {
     const char *root = cfg_str(cfg, "dataset.root_dir");
-    if (strcmp(root, "data/mnist") == 0 && cfg_bool(cfg, "dataset.download")) {
-        mnist_load_split(set, split); /* verified copy in the data root */
+    if (data_location_is_verified(root, "data/mnist", cfg_bool(cfg, "dataset.download"))) {
+        mnist_load_split(set, split);
     } else {
         int train = strcmp(split, "train") == 0;
         char ip[1024], lp[1024];
