@@ -1,4 +1,5 @@
-/* Subcommands of the qat binary. Each parses its own flags and returns an exit code. */
+/* Subcommands of the qat binary. Each parses its own flags and returns an exit code.
+ * Internal to cli/: only files of cli/ include it (scripts/check_layers.sh). */
 #ifndef QAT_CLI_COMMANDS_H
 #define QAT_CLI_COMMANDS_H
 

@@ -1,4 +1,5 @@
-/* Decoding a PNG file in memory into 8-bit pixels with libpng (data/png_read.c). */
+/* Decoding a PNG file in memory into 8-bit pixels with libpng (data/png_read.c).
+ * Internal to data/: only files of data/ include it (scripts/check_layers.sh). */
 #ifndef QAT_DATA_PNG_READ_H
 #define QAT_DATA_PNG_READ_H
 

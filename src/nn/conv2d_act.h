@@ -1,6 +1,7 @@
 /* The activations a conv fuses on its output (ConvAct), shared by its paths: the
  * forward y = act(a + bias) over a run of values, and the gradient before the
- * activation, d = dy act'(y), from the output y. */
+ * activation, d = dy act'(y), from the output y.
+ * Internal to nn/: only files of nn/ include it (scripts/check_layers.sh). */
 #ifndef QAT_NN_CONV2D_ACT_H
 #define QAT_NN_CONV2D_ACT_H
 

@@ -1,6 +1,7 @@
 /* Winograd F(6x6, 3x3) convolution, channels last: op_conv2d_nhwc's path for 3x3,
  * stride-1 convs (ESPCN's inner layers in training). Forward, dX and dW each take 64
- * multiplications per 6x6 output tile and channel pair instead of 324. */
+ * multiplications per 6x6 output tile and channel pair instead of 324.
+ * Internal to nn/: only files of nn/ include it (scripts/check_layers.sh). */
 #ifndef QAT_NN_CONV2D_WINOGRAD_H
 #define QAT_NN_CONV2D_WINOGRAD_H
 

@@ -3,7 +3,8 @@
  * OpenBLAS packs B again on every call and its kernels lose much of their speed at small
  * M (33 GFLOP/s at M = 8 against 135 for large products on this machine); here B is
  * packed once into 32-column panels and an AVX-512 kernel runs on it. Without AVX-512,
- * or when N is not a multiple of 32, the product goes to OpenBLAS unchanged. */
+ * or when N is not a multiple of 32, the product goes to OpenBLAS unchanged.
+ * Internal to nn/: only files of nn/ include it (scripts/check_layers.sh). */
 #ifndef QAT_NN_PACKED_GEMM_H
 #define QAT_NN_PACKED_GEMM_H
 
