@@ -74,5 +74,26 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         /* taken from the site at each forward: a calibration that swaps it sees the calls */
         w[d].hq = dir->h_q.q;
     }
+    /* An h_{t-1} quantizer not yet initialised takes its parameters from this batch's FP
+     * states (as every activation quantizer does from its first batch); then the batch
+     * runs quantized. */
+    float *h[2] = {NULL, NULL};
+    int need_init = 0;
+    for (int d = 0; d < l->ndir; d++)
+        if (w[d].hq && !w[d].hq->initialized) {
+            h[d] = graph_alloc(g, (size_t)p->N * l->hidden * sizeof(float));
+            need_init = 1;
+        }
+    if (need_init) {
+        op_lstm_fp_h(g, p, xq, w, l->ndir, l->hidden, h);
+        for (int d = 0; d < l->ndir; d++) {
+            if (!h[d]) continue;
+            QuantInput in = {h[d], (size_t)p->N * l->hidden, 1, p->B, g->training};
+            w[d].hq->ops->init(w[d].hq, in);
+            w[d].hq->initialized = 1;
+        }
+    }
+    for (int d = 0; d < l->ndir && g->training; d++)
+        if (w[d].hq) quantizer_begin_step(w[d].hq); /* after its initialisation */
     return op_lstm(g, p, xq, w, l->ndir, l->hidden, y);
 }

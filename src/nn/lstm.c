@@ -328,7 +328,10 @@ static void lstm_backward(void *ctx) {
     }
 }
 
-Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, Tensor **y) {
+/* The context of one LSTM forward: the buffers of each direction, its input projection
+ * done. with_y: the packed outputs are kept. */
+static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden,
+                            int with_y) {
     int H = hidden, G = 4 * H, D = x->ndim == 2 ? x->shape[1] : 0, nd = ndir, B = p->B, N = p->N;
     if (x->ndim != 2 || x->shape[0] != N) {
         char s[64];
@@ -344,7 +347,7 @@ Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, in
     c->xq = x;
     int grad = g->training;
     c->final = graph_tensor2(g, grad, B, nd * H);
-    c->y = y ? graph_tensor2(g, grad, N, nd * H) : NULL;
+    c->y = with_y ? graph_tensor2(g, grad, N, nd * H) : NULL;
     for (int d = 0; d < nd; d++) {
         DirState *s = &c->d[d];
         s->b_ih = w[d].b_ih, s->b_hh = w[d].b_hh;
@@ -373,32 +376,26 @@ Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, in
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, D, 1.0f, s->xh, ld, s->wih->data, D, 0.0f,
                     s->gates, G);
     }
-    /* An h_{t-1} quantizer not yet initialised takes its parameters from this batch's
-     * FP states (as every activation quantizer does from its first batch), then the
-     * batch runs quantized. The FP pass overwrites gates: keep the projection. */
-    int need_init = 0;
-    for (int d = 0; d < nd; d++) need_init |= c->d[d].hq && !c->d[d].hq->initialized;
-    if (need_init) {
-        float *saved[2], *hp = graph_alloc(g, (size_t)N * H * sizeof(float));
-        for (int d = 0; d < nd; d++) {
-            saved[d] = graph_alloc(g, (size_t)N * G * sizeof(float));
-            memcpy(saved[d], c->d[d].gates, (size_t)N * G * sizeof(float));
-        }
-        scan_all(c, 0);
-        for (int d = 0; d < nd; d++) {
-            DirState *s = &c->d[d];
-            Quantizer *q = s->hq;
-            if (q && !q->initialized) {
-                for (int r = 0; r < N; r++)
-                    memcpy(hp + (size_t)r * H, s->xh + (size_t)r * s->ld + D, (size_t)H * sizeof(float));
-                q->ops->init(q, hq_input(hp, (size_t)N * H, B, g->training));
-                q->initialized = 1;
-            }
-            memcpy(s->gates, saved[d], (size_t)N * G * sizeof(float));
-        }
+    return node;
+}
+
+void op_lstm_fp_h(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, float *h[2]) {
+    LstmNode *node = lstm_setup(g, p, x, w, ndir, hidden, 0);
+    LstmCtx *c = &node->c;
+    int N = p->N, H = hidden;
+    scan_all(c, 0);
+    for (int d = 0; d < ndir; d++) {
+        const DirState *s = &c->d[d];
+        if (!h[d]) continue;
+        for (int r = 0; r < N; r++)
+            memcpy(h[d] + (size_t)r * H, s->xh + (size_t)r * s->ld + c->in, (size_t)H * sizeof(float));
     }
-    for (int d = 0; d < nd && g->training; d++)
-        if (c->d[d].hq) quantizer_begin_step(c->d[d].hq); /* after its initialisation */
+}
+
+Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, Tensor **y) {
+    LstmNode *node = lstm_setup(g, p, x, w, ndir, hidden, y != NULL);
+    LstmCtx *c = &node->c;
+    for (int d = 0; d < ndir; d++) QAT_ASSERT(!c->d[d].hq || c->d[d].hq->initialized);
     scan_all(c, 1);
     if (g->training) graph_push(g, lstm_backward, node);
     if (y) *y = c->y;

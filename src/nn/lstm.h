@@ -39,9 +39,8 @@ typedef struct {
 void lstm_pack(Graph *g, LstmPack *p, const int *len, int B);
 
 /* One direction of op_lstm: the (quantized) weights its products read, its biases, and
- * the quantizer of h_{t-1} before W_hh (NULL: none). A quantizer not yet initialised
- * takes its parameters from this batch's FP states (as every activation quantizer does
- * from its first batch); then the batch runs quantized. */
+ * the quantizer of h_{t-1} before W_hh (NULL: none; when given, initialised: see
+ * op_lstm_fp_h). */
 typedef struct {
     Tensor *w_ih, *w_hh; /* [4H, in], [4H, H]; gates [i; f; g; o] */
     Tensor *b_ih, *b_hh; /* [4H] */
@@ -53,5 +52,10 @@ typedef struct {
  * When y is not NULL, *y gets the packed outputs [N, ndir*H] ([forward ; reverse] state
  * at each step). */
 Tensor *op_lstm(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, Tensor **y);
+
+/* The h_{t-1} that W_hh reads at each step of an FP scan (no h quantizer), into h[d]
+ * [N, H] (row r: the scan's row r; 0 at a sequence's first step) for the directions with
+ * h[d] != NULL: what an h quantizer initialises from. No gradient. */
+void op_lstm_fp_h(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden, float *h[2]);
 
 #endif
