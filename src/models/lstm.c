@@ -203,9 +203,8 @@ static void free_data(Model *model) {
 /* Set-up                                                                               */
 
 /* 0..n-1, or a fixed random subset of `limit` of them (both classes, whatever the
- * split's order). */
-static int *subset(int n, int limit, int *count, const char *key) {
-    if (limit < 0) qat_die("dataset.%s must be >= 0 (got %d)", key, limit);
+ * split's order). limit >= 0: the schema's range. */
+static int *subset(int n, int limit, int *count) {
     int *idx = qat_malloc((size_t)n * sizeof(int));
     for (int i = 0; i < n; i++) idx[i] = i;
     *count = n;
@@ -241,8 +240,8 @@ static Model *create(const Config *cfg, uint64_t seed) {
                      (int)cfg_int(cfg, "dataset.min_freq"), m->max_len, cfg_bool(cfg, "dataset.strip_br"),
                      cfg_bool(cfg, "dataset.cache"), NULL};
     imdb_load(&m->data, &o);
-    m->train_idx = subset(m->data.train.n, (int)cfg_int(cfg, "dataset.train_limit"), &m->ntrain, "train_limit");
-    m->test_idx = subset(m->data.test.n, (int)cfg_int(cfg, "dataset.test_limit"), &m->ntest, "test_limit");
+    m->train_idx = subset(m->data.train.n, (int)cfg_int(cfg, "dataset.train_limit"), &m->ntrain);
+    m->test_idx = subset(m->data.test.n, (int)cfg_int(cfg, "dataset.test_limit"), &m->ntest);
     qsort_r(m->test_idx, (size_t)m->ntest, sizeof(int), by_len_desc, m->data.test.len);
 
     Rng rng;
