@@ -287,10 +287,9 @@ static int in_range(const CfgField *f, const char *v, char *what, size_t cap) {
     }
     QAT_ASSERT(f->type == CFG_INT || f->type == CFG_FLOAT);
     double x = strtod(v, NULL), lo, hi;
-    char *end;
     if (!strncmp(r, ">= ", 3) || !strncmp(r, "> ", 2)) {
         int strict = r[1] == ' ';
-        lo = strtod(r + (strict ? 2 : 3), &end);
+        lo = strtod(r + (strict ? 2 : 3), NULL);
         snprintf(what, cap, "%s", r);
         return strict ? x > lo : x >= lo;
     }
@@ -300,7 +299,7 @@ static int in_range(const CfgField *f, const char *v, char *what, size_t cap) {
     int open_hi = dots[2] == '<';
     snprintf(a, sizeof a, "%.*s", (int)(dots - r), r); /* "0." would read as a number */
     snprintf(b, sizeof b, "%s", dots + 2 + open_hi);
-    lo = strtod(a, &end);
+    lo = strtod(a, NULL);
     hi = strtod(b, NULL);
     snprintf(what, cap, open_hi ? "in [%s, %s)" : "in %s..%s", a, b);
     return x >= lo && (open_hi ? x < hi : x <= hi);
