@@ -21,7 +21,7 @@ typedef struct {
 /* A tensor the graph made, with the op that made it, in watch mode. */
 typedef struct {
     const Tensor *t;
-    const char *op;    /* the function that allocated it ("op_conv2d_act") */
+    const char *op;    /* the function that allocated it ("op_conv2d") */
     const char *scope; /* the layer whose quant site ran last (graph_set_scope) */
 } WatchedTensor;
 

@@ -32,7 +32,7 @@ void attention_init(Attention *a, LayerBuilder *lb, const char *name, int d, int
     if (separate_kv) {
         snprintf(n, sizeof n, "%s.in_proj_kv", name);
         quant_site_declare(lb->sites, &a->kv_xq, n, SITE_INPUT, 1, SITE_MIDDLE, 1);
-        quant_site_bind(NULL, &a->kv_xq, LAYER_LINEAR, &a->in_proj, a->in_proj.w, FOLLOW_NONE);
+        quant_site_bind(NULL, &a->kv_xq, LAYER_LINEAR, a->in_proj.xq.geom, a->in_proj.w, a->in_proj.b, FOLLOW_NONE);
     }
     if (out_proj) {
         snprintf(n, sizeof n, "%s.out_proj", name);

@@ -1,7 +1,5 @@
 #include "layers/layers.h"
 
-#include "nn/conv2d_qin.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +32,7 @@ void linear_init(Linear *l, LayerBuilder *lb, const char *name, int in, int out,
     }
     quant_site_declare(lb->sites, &l->wq, name, SITE_WEIGHT, 1, spec.position, out);
     quant_site_declare(lb->sites, &l->xq, name, SITE_INPUT, spec.input_signed, spec.position, 1);
-    quant_site_bind(&l->wq, &l->xq, LAYER_LINEAR, l, l->w, spec.follow);
+    quant_site_bind(&l->wq, &l->xq, LAYER_LINEAR, (SiteGeometry){.in = in, .out = out}, l->w, l->b, spec.follow);
 }
 
 void conv2d_init(Conv2d *c, LayerBuilder *lb, const char *name, int in, int out, int k,
@@ -55,7 +53,8 @@ void conv2d_init(Conv2d *c, LayerBuilder *lb, const char *name, int in, int out,
     }
     quant_site_declare(lb->sites, &c->wq, name, SITE_WEIGHT, 1, spec.position, out);
     quant_site_declare(lb->sites, &c->xq, name, SITE_INPUT, spec.input_signed, spec.position, 1);
-    quant_site_bind(&c->wq, &c->xq, LAYER_CONV2D, c, c->w, spec.follow);
+    quant_site_bind(&c->wq, &c->xq, LAYER_CONV2D, (SiteGeometry){in, out, k, stride, pad}, c->w, c->b,
+                    spec.follow);
 }
 
 void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, int dim,
@@ -69,7 +68,7 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
     for (size_t i = 0; i < e->table->t.size; i++) e->table->t.data[i] = rng_normal(lb->rng);
     if (padding_idx >= 0) memset(e->table->t.data + (size_t)padding_idx * dim, 0, (size_t)dim * sizeof(float));
     quant_site_declare(lb->sites, &e->wq, name, SITE_WEIGHT, 1, position, rows);
-    quant_site_bind(&e->wq, NULL, LAYER_EMBEDDING, e, e->table, FOLLOW_NONE);
+    quant_site_bind(&e->wq, NULL, LAYER_EMBEDDING, (SiteGeometry){.in = rows, .out = dim}, e->table, NULL, FOLLOW_NONE);
 }
 
 Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
@@ -78,23 +77,13 @@ Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
     return op_matmul_bias(g, xq, wq, l->b ? &l->b->t : NULL);
 }
 
-Tensor *conv2d_act_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, int channels_last) {
-    Tensor *b = c->b ? &c->b->t : NULL;
-    if (c->xq.q && conv2d_can_fuse_input_quant(c->in, c->stride, c->xq.q)) {
-        /* The input quantizer inside the conv's per-sample loops: no quantized copy. */
-        Quantizer *q = quant_site_ready(&c->xq, x, x->shape[0], g->training);
-        Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-        return (channels_last ? op_conv2d_nhwc_qin : op_conv2d_qin)(g, x, q, wq, b, c->stride, c->pad, act);
-    }
-    /* Activation sites are per-tensor, so the input's layout does not matter to them. */
-    Tensor *xq = quant_site_apply(g, &c->xq, x, x->shape[0]);
+Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout layout) {
+    /* The input quantizer goes to the op, which fuses it into its loops where it can. */
+    Quantizer *xq = quant_site_ready(&c->xq, x, x->shape[0], g->training);
     Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);
-    return (channels_last ? op_conv2d_nhwc : op_conv2d_act)(g, xq, wq, b, c->stride, c->pad, act);
+    ConvSpec spec = {c->stride, c->pad, layout, act, xq};
+    return op_conv2d(g, x, wq, c->b ? &c->b->t : NULL, spec);
 }
-
-Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_act_forward(g, c, x, CONV_ACT_NONE, 0); }
-
-Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x) { return conv2d_act_forward(g, c, x, CONV_ACT_RELU, 0); }
 
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n) {
     Tensor *tq = quant_site_apply(g, &e->wq, &e->table->t, 1);

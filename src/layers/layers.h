@@ -54,12 +54,8 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
 
 /* x[M,in] -> [M,out]; batch: examples in x, for the input quantizer. */
 Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch);
-Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x);
-/* conv2d_forward followed by ReLU, fused. */
-Tensor *conv2d_relu_forward(Graph *g, Conv2d *c, Tensor *x);
-/* conv2d_forward with a fused activation; channels_last: x[N,H,W,C] -> [N,Ho,Wo,O]
- * through op_conv2d_nhwc (conv2d_nhwc_supported must hold). */
-Tensor *conv2d_act_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, int channels_last);
+/* act on the output, fused; layout of x and the output (w is [out,in,k,k] in both). */
+Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout layout);
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n);
 
 #endif

@@ -45,18 +45,23 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
         /* Weight and input of each product, for the site table, the model size and PTQ
          * (AdaRound rebuilds each product x W^T + b from the direction's parameters). */
         dir->wih_q.layer_kind = dir->whh_q.layer_kind = dir->h_q.layer_kind = LAYER_LSTM;
-        dir->wih_q.layer_ptr = dir->whh_q.layer_ptr = dir->h_q.layer_ptr = dir;
+        dir->wih_q.geom = (SiteGeometry){.in = in, .out = G};
+        dir->whh_q.geom = dir->h_q.geom = (SiteGeometry){.in = hidden, .out = G};
         dir->wih_q.weight = dir->w_ih;
+        dir->wih_q.bias = dir->b_ih;
         dir->wih_q.partner = &l->x_q;
         dir->whh_q.weight = dir->w_hh;
+        dir->whh_q.bias = dir->b_hh;
         dir->whh_q.partner = &dir->h_q;
         dir->h_q.weight = dir->w_hh;
+        dir->h_q.bias = dir->b_hh;
         dir->h_q.partner = &dir->whh_q;
     }
     l->x_q.layer_kind = LAYER_LSTM;
-    l->x_q.layer_ptr = &l->dir[0];
+    l->x_q.geom = l->dir[0].wih_q.geom;
     l->x_q.partner = &l->dir[0].wih_q;
     l->x_q.weight = l->dir[0].w_ih;
+    l->x_q.bias = l->dir[0].b_ih;
 }
 
 Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y) {

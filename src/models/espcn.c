@@ -15,7 +15,7 @@
  * Quant sites: conv1 (first; input unsigned, the image), conv2 (input signed: tanh),
  * conv3 (last; input signed: tanh).
  * Speed: training runs channels last with conv2 and conv3 as Winograd F(6x6, 3x3) and
- * tanh fused into the convs (model.winograd, the default; nn/conv2d_winograd.c). */
+ * tanh fused into the convs (model.winograd, the default; nn/conv2d.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,14 +87,16 @@ typedef struct {
 } Espcn;
 
 /* x [B,1,h,w] (the same array as [B,h,w,1]) -> [B,1,rh,rw]. Training with
- * model.winograd runs channels last (op_conv2d_nhwc), everything else NCHW. */
+ * model.winograd runs channels last, where conv2 and conv3 take Winograd (nn/conv2d.c);
+ * evaluation runs NCHW, whose whole-image convs split rows over the threads. */
 static Tensor *forward(Espcn *s, Graph *g, float *x, int B, int h, int w) {
     int nhwc = s->winograd && g->training;
+    ConvLayout layout = nhwc ? CONV_NHWC : CONV_NCHW;
     int shape[4] = {B, nhwc ? h : 1, nhwc ? w : h, nhwc ? 1 : w};
     Tensor *t = graph_input(g, x, 4, shape);
-    t = conv2d_act_forward(g, &s->conv1, t, CONV_ACT_TANH, nhwc);
-    t = conv2d_act_forward(g, &s->conv2, t, CONV_ACT_TANH, nhwc);
-    t = conv2d_act_forward(g, &s->conv3, t, CONV_ACT_NONE, nhwc);
+    t = conv2d_forward(g, &s->conv1, t, CONV_ACT_TANH, layout);
+    t = conv2d_forward(g, &s->conv2, t, CONV_ACT_TANH, layout);
+    t = conv2d_forward(g, &s->conv3, t, CONV_ACT_NONE, layout);
     return (nhwc ? op_pixel_shuffle_nhwc : op_pixel_shuffle)(g, t, s->scale);
 }
 

@@ -536,7 +536,8 @@ static Model *create(const Config *cfg, uint64_t seed) {
     quant_site_declare(&m->sites, &s->out_xq, "scorer", SITE_INPUT, 1, SITE_LAST, 1);
     /* The scorer is the linear product h E^T with the tied item table (no layer struct):
      * PTQ calibration samples its input as rows of d. */
-    quant_site_bind(NULL, &s->out_xq, LAYER_LINEAR, NULL, s->item_emb.table, FOLLOW_NONE);
+    quant_site_bind(NULL, &s->out_xq, LAYER_LINEAR, (SiteGeometry){.in = s->d, .out = s->item_emb.rows},
+                    s->item_emb.table, NULL, FOLLOW_NONE);
     if (!torch_init) {
         for (int k = 0; k < m->params.n; k++)
             if (m->params.items[k]->t.ndim == 2) xavier_uniform(m->params.items[k], &rng);

@@ -43,8 +43,8 @@ typedef struct {
 static Tensor *forward(SimpleCnn *s, Graph *g, float *x, int B) {
     int shape[4] = {B, 1, 28, 28};
     Tensor *h = graph_input(g, x, 4, shape);
-    h = conv2d_relu_forward(g, &s->conv1, h);
-    h = conv2d_relu_forward(g, &s->conv2, h);
+    h = conv2d_forward(g, &s->conv1, h, CONV_ACT_RELU, CONV_NCHW);
+    h = conv2d_forward(g, &s->conv2, h, CONV_ACT_RELU, CONV_NCHW);
     h = op_maxpool2d(g, h, 2, 2);
     int flat[2] = {B, 32};
     h = graph_reshape(g, h, 2, flat);

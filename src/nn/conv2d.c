@@ -1,646 +1,101 @@
-/* Conv2d: three ways of turning it into GEMMs.
- *  - Winograd F(6x6, 3x3) (nn/conv2d_winograd.c), channels last (op_conv2d_nhwc: ESPCN's
- *    training with model.winograd): 3x3 kernels, stride 1. Forward, dX and dW each take
- *    64 multiplications per 6x6 output tile instead of 324.
- *  - Shifted GEMMs ("implicit"; the other stride-1 convs with at least 16 input channels,
- *    ESPCN's inner layers): the input is zero-padded into planes of Hp x Wp, the output
- *    is computed on an extended map of Ho rows of Wp columns (the last Wp - Wo of each
- *    row are junk and dropped), and kernel tap (u, v) of every output pixel then reads
- *    the padded plane at a fixed offset u*Wp + v: one GEMM per tap on a strided view,
- *    K = C. No columns are built, which for 17x17 maps cost more than the GEMMs' own
- *    packing. dW and dX are the same shifted GEMMs, transposed.
- *  - im2col + one GEMM (the rest: the first layer with one channel, strided convs; also
- *    channels last for one input channel, whose output is then col^T W^T). Its
- *    input gradient is, for stride 1, a conv of dY with the flipped, transposed kernel
- *    (one GEMM with K = O*k*k on the columns of dY); for other strides W^T dY and a
- *    scatter-add of the columns (col2im).
- * With at least as many samples as threads (training batches) each thread takes whole
- * samples with single-threaded GEMMs, so one sample's buffers stay in its cache. With
- * fewer (evaluation on whole images, batch 1) the samples go one by one: the shifted
- * forward splits the output rows into one band per thread (no barrier between the taps'
- * GEMMs), the rest lets OpenBLAS spread each GEMM over the threads. Backward rebuilds
- * columns and padded planes rather than keeping them from the forward. */
-#include <omp.h>
+/* Conv2d: one op, three ways of turning it into GEMMs, one file each (nn/conv2d_path.h).
+ * The plan, by shape and layout, from the step benchmarks (bench/):
+ *  - Winograd F(6x6, 3x3) (nn/conv2d_winograd.c): channels last, 3x3, stride 1, more
+ *    than one input channel. Forward, dX and dW each take 64 multiplications per 6x6
+ *    output tile instead of 324; the rounding differs from a direct conv (about 1e-5
+ *    relative), so a model opts in by choosing channels last.
+ *  - Shifted GEMMs (nn/conv2d_shifted.c): NCHW, stride 1, at least 16 input channels.
+ *  - im2col + one GEMM (nn/conv2d_im2col.c): the rest. A channels-last input of one
+ *    channel is its NCHW self; one of more channels is transposed to NCHW first (no
+ *    model runs that case: it exists so that every layout takes every shape).
+ * A fused input quantizer runs inside the im2col path's per-sample loops when it has
+ * backward_part; otherwise the op fake-quantizes x first (op_fake_quant). */
 #include <stddef.h>
 #include <string.h>
 
-#include "core/blas.h"
 #include "core/error.h"
-#include "nn/conv2d_act.h"
-#include "nn/conv2d_qin.h"
-#include "nn/conv2d_winograd.h"
+#include "nn/conv2d_path.h"
 #include "nn/ops.h"
 
-typedef struct {
-    Tensor *x, *w, *b, *y;
-    int stride, pad;
-    ConvAct act;
-    Graph *g;  /* backward scratch comes from the step's arena */
-    float *wt; /* shifted-GEMM path: the weight as [k*k][O][C] */
-    Quantizer *xq; /* fused input quantizer (im2col path) or NULL */
-    float *wino;   /* Winograd path: the transformed weights */
-    int nhwc;      /* channels last (x[N,H,W,C], y[N,Ho,Wo,O]) */
-} ConvCtx;
+typedef enum { PATH_IM2COL, PATH_SHIFTED, PATH_WINOGRAD } ConvPath;
 
-/* ---- fused input quantization -------------------------------------------------------- */
-
-/* Elements of all the quantizer's parameters, in params order. */
-static size_t quant_param_count(const Quantizer *q) {
-    size_t n = 0;
-    for (int k = 0; k < q->nparams; k++) n += q->params[k]->t.size;
-    return n;
+static ConvPath plan(ConvLayout layout, int C, int k, int stride) {
+    if (layout == CONV_NHWC) return C > 1 && k == 3 && stride == 1 ? PATH_WINOGRAD : PATH_IM2COL;
+    return stride == 1 && C >= 16 ? PATH_SHIFTED : PATH_IM2COL;
 }
 
-/* Output columns j whose input column j*s + v - p lies inside [0, W): [*j0, *j1). */
-static void valid_range(int v, int s, int p, int W, int Wo, int *j0, int *j1) {
-    int lo = p - v > 0 ? (p - v + s - 1) / s : 0;
-    int hi = (W - 1 + p - v) >= 0 ? (W - 1 + p - v) / s + 1 : 0;
-    *j0 = lo < Wo ? lo : Wo;
-    *j1 = hi < Wo ? hi : Wo;
-    if (*j1 < *j0) *j1 = *j0;
-}
-
-/* ---- im2col ------------------------------------------------------------------------- */
-
-/* Row r = (c*k + u)*k + v of the columns: col_r[i*Wo + j] = x[c][i*s + u - p][j*s + v - p]
- * (0 outside). The bounds are resolved per image row, so the inner loops are plain copies
- * (short rows: a loop, not a memcpy call). */
-static void im2col_row(const float *x, int r, int H, int W, int k, int s, int p, int Ho, int Wo,
-                       float *restrict row) {
-    int c = r / (k * k), u = r / k % k, v = r % k;
-    int j0, j1;
-    valid_range(v, s, p, W, Wo, &j0, &j1);
-    if (s == 1 && Wo == W) {
-        /* "Same" width: the row is the channel shifted by (u-p)*W + v-p, so one long copy
-         * fills it; only the wrapped-around edge columns are zeroed after. */
-        int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < Ho ? H + p - u : Ho;
-        if (i1 <= i0 || j1 <= j0) {
-            memset(row, 0, (size_t)Ho * Wo * sizeof(float));
-            return;
-        }
-        const float *restrict in = x + (size_t)c * H * W + (ptrdiff_t)(u - p) * W + (v - p);
-        size_t a = (size_t)i0 * W + j0, e = (size_t)(i1 - 1) * W + j1;
-        memset(row, 0, a * sizeof(float));
-        for (size_t q = a; q < e; q++) row[q] = in[q];
-        memset(row + e, 0, ((size_t)Ho * Wo - e) * sizeof(float));
-        for (int i = i0; i < i1; i++) {
-            for (int j = 0; j < j0; j++) row[(size_t)i * Wo + j] = 0.0f;
-            for (int j = j1; j < Wo; j++) row[(size_t)i * Wo + j] = 0.0f;
-        }
-        return;
-    }
-    for (int i = 0; i < Ho; i++) {
-        int hi = i * s + u - p;
-        float *restrict out = row + (size_t)i * Wo;
-        if (hi < 0 || hi >= H) {
-            memset(out, 0, (size_t)Wo * sizeof(float));
-            continue;
-        }
-        const float *restrict in = x + ((size_t)c * H + hi) * W + (v - p);
-        for (int j = 0; j < j0; j++) out[j] = 0.0f;
-        if (s == 1)
-            for (int j = j0; j < j1; j++) out[j] = in[j];
-        else
-            for (int j = j0; j < j1; j++) out[j] = in[j * s];
-        for (int j = j1; j < Wo; j++) out[j] = 0.0f;
-    }
-}
-
-/* The columns [C*k*k, Ho*Wo] of one sample: in one thread, or split by row over the team. */
-static void im2col_all(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
-                       float *col, int parallel) {
-    int rows = C * k * k;
-    size_t P = (size_t)Ho * Wo;
-    if (!parallel) {
-        for (int r = 0; r < rows; r++) im2col_row(x, r, H, W, k, s, p, Ho, Wo, col + r * P);
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) im2col_row(x, r, H, W, k, s, p, Ho, Wo, col + r * P);
-}
-
-/* ---- fused input quantization: where --------------------------------------------------- */
-
-/* The quantizer's forward is elementwise, so a sample can be quantized on its own, before
- * im2col, or on its columns after (each column value is a copy of an input value or a
- * zero of the padding, and q(0) = 0). The fused op takes whichever has fewer values:
- * columns when windows do not overlap (stride > kernel reads a fraction of the input,
- * simple_cnn's conv2 a third), the sample otherwise. */
-typedef struct {
-    int C, H, W, k, s, p, Ho, Wo;
-    Quantizer *q; /* NULL: no fused quantizer */
-    int on_columns;
-    size_t chw, ncol; /* values of a sample, of its columns */
-} ColSpec;
-
-static ColSpec col_spec(int C, int H, int W, int k, int s, int p, int Ho, int Wo, Quantizer *q) {
-    ColSpec cs = {C, H, W, k, s, p, Ho, Wo, q, 0, (size_t)C * H * W, (size_t)C * k * k * Ho * Wo};
-    cs.on_columns = q && cs.ncol < cs.chw;
-    return cs;
-}
-
-/* Scratch floats a worker needs for the quantized values. */
-static size_t col_scratch(const ColSpec *cs) { return !cs->q ? 0 : cs->on_columns ? cs->ncol : cs->chw; }
-
-static void quantize_values(Quantizer *q, const float *x, size_t n, float *y) {
-    QuantInput in = {x, n, 1, 1, 0};
-    q->ops->forward(q, in, y);
-}
-
-/* The columns of sample xn as the conv multiplies them, in col (scratch: col_scratch). */
-static void columns_of(const ColSpec *cs, const float *xn, float *col, float *scratch, int parallel) {
-    if (cs->q && !cs->on_columns) {
-        quantize_values(cs->q, xn, cs->chw, scratch);
-        xn = scratch;
-    }
-    float *raw = cs->q && cs->on_columns ? scratch : col;
-    im2col_all(xn, cs->C, cs->H, cs->W, cs->k, cs->s, cs->p, cs->Ho, cs->Wo, raw, parallel);
-    if (raw != col) quantize_values(cs->q, raw, cs->ncol, col);
-}
-
-/* The adjoint of im2col: dx[c][i*s + u - p][j*s + v - p] += col[...][i*Wo + j]. */
-static void col2im_add(const float *col, int C, int H, int W, int k, int s, int p, int Ho,
-                       int Wo, float *dx) {
-    for (int c = 0; c < C; c++)
-        for (int u = 0; u < k; u++)
-            for (int v = 0; v < k; v++) {
-                const float *row = col + ((size_t)(c * k + u) * k + v) * Ho * Wo;
-                int j0, j1;
-                valid_range(v, s, p, W, Wo, &j0, &j1);
-                for (int i = 0; i < Ho; i++) {
-                    int hi = i * s + u - p;
-                    if (hi < 0 || hi >= H) continue;
-                    float *restrict out = dx + ((size_t)c * H + hi) * W + (v - p);
-                    const float *restrict in = row + (size_t)i * Wo;
-                    if (s == 1) /* contiguous: vectorised */
-                        for (int j = j0; j < j1; j++) out[j] += in[j];
-                    else
-                        for (int j = j0; j < j1; j++) out[j * s] += in[j];
-                }
+/* y[n][c][p] = x[n][p][c]; backward: x->grad[n][p][c] += y->grad[n][c][p]. */
+static void transpose_planes(const Tensor *x, const Tensor *y, int backward) {
+    int N = x->shape[0], P = x->shape[1] * x->shape[2], C = x->shape[3];
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < P; p++)
+            for (int c = 0; c < C; c++) {
+                size_t a = ((size_t)n * P + p) * C + c, t = ((size_t)n * C + c) * P + p;
+                if (backward) x->grad[a] += y->grad[t];
+                else y->data[t] = x->data[a];
             }
 }
 
-/* ---- shifted GEMMs (stride 1) -------------------------------------------------------- */
-
 typedef struct {
-    int C, H, W, O, k, p, Hp, Wp, Ho, Wo;
-    int L; /* padded plane stride: Hp*Wp plus k-1 floats the last tap's junk columns read */
-    int Q; /* extended output map: Ho rows of Wp columns */
-} Geo;
-
-static int use_shifted(int C, int stride) { return stride == 1 && C >= 16; }
-
-static Geo geo_of(const Tensor *x, const Tensor *w, int pad) {
-    Geo g;
-    g.C = x->shape[1], g.H = x->shape[2], g.W = x->shape[3];
-    g.O = w->shape[0], g.k = w->shape[2], g.p = pad;
-    g.Hp = g.H + 2 * pad, g.Wp = g.W + 2 * pad;
-    g.Ho = g.Hp - g.k + 1, g.Wo = g.Wp - g.k + 1;
-    g.L = g.Hp * g.Wp + g.k - 1;
-    g.Q = g.Ho * g.Wp;
-    return g;
-}
-
-/* wt[(u*k + v)][o][c] = w[o][c][u][v] */
-static float *repack_taps(Graph *gr, const Tensor *w) {
-    int O = w->shape[0], C = w->shape[1], kk = w->shape[2] * w->shape[3];
-    float *wt = graph_alloc(gr, (size_t)kk * O * C * sizeof(float));
-    for (int o = 0; o < O; o++)
-        for (int c = 0; c < C; c++)
-            for (int t = 0; t < kk; t++) wt[((size_t)t * O + o) * C + c] = w->data[((size_t)o * C + c) * kk + t];
-    return wt;
-}
-
-/* The interior of the padded planes (the zero border is written once per buffer). */
-static void pad_planes(const Geo *g, const float *x, float *xp) {
-    for (int c = 0; c < g->C; c++)
-        for (int i = 0; i < g->H; i++) {
-            float *restrict out = xp + (size_t)c * g->L + (size_t)(i + g->p) * g->Wp + g->p;
-            const float *restrict in = x + ((size_t)c * g->H + i) * g->W;
-            for (int j = 0; j < g->W; j++) out[j] = in[j];
-        }
-}
-
-/* Output rows [i0, i1) of one sample from its padded planes xp: per tap one GEMM on the
- * matching columns of the extended map ye, then bias, activation and the crop into yn. */
-static void shifted_forward(const Geo *g, const float *wt, const float *xp, float *ye, const Tensor *b,
-                            ConvAct act, float *yn, int i0, int i1) {
-    size_t q0 = (size_t)i0 * g->Wp;
-    int nq = (i1 - i0) * g->Wp;
-    for (int u = 0; u < g->k; u++)
-        for (int v = 0; v < g->k; v++) {
-            int t = u * g->k + v;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->O, nq, g->C, 1.0f,
-                        wt + (size_t)t * g->O * g->C, g->C, xp + q0 + (size_t)u * g->Wp + v, g->L,
-                        t ? 1.0f : 0.0f, ye + q0, g->Q);
-        }
-    for (int o = 0; o < g->O; o++) { /* the crop with the bias, row by row; then the band at once */
-        float *band = yn + ((size_t)o * g->Ho + i0) * g->Wo;
-        for (int i = i0; i < i1; i++)
-            conv_act_run(CONV_ACT_NONE, ye + (size_t)o * g->Q + (size_t)i * g->Wp, b ? b->data + o : NULL, 1,
-                         band + (size_t)(i - i0) * g->Wo, (size_t)g->Wo);
-        conv_act_inplace(act, band, (size_t)(i1 - i0) * g->Wo);
-    }
-}
-
-/* Sample n's gradients: dW as dwt[k*k][C][O] (accumulated), db, and dX (added), with the
- * taps transposed in wtt [k*k][C][O] (so every GEMM is OpenBLAS's unpacked small-matrix
- * NN kernel). Buffers: xp [C*L] and dye [O*Q] with zero borders / junk columns, dyt
- * [Q*O], dxp [C*L]. */
-static void shifted_backward_sample(const ConvCtx *c, const Geo *g, const float *wtt, int n, float *xp,
-                                    float *dye, float *dyt, float *dxp, float *dwt, float *db) {
-    int O = g->O, P = g->Ho * g->Wo;
-    const float *dy = c->y->grad + (size_t)n * O * P, *yn = c->y->data + (size_t)n * O * P;
-    for (int o = 0; o < O; o++) { /* dY on the extended map, before the fused activation */
-        float acc = 0.0f;
-        for (int i = 0; i < g->Ho; i++) {
-            size_t at = ((size_t)o * g->Ho + i) * g->Wo;
-            float *restrict out = dye + (size_t)o * g->Q + (size_t)i * g->Wp;
-            conv_act_grad(c->act, yn + at, dy + at, out, (size_t)g->Wo);
-#pragma omp simd reduction(+ : acc)
-            for (int j = 0; j < g->Wo; j++) acc += out[j];
-        }
-        if (db) db[o] += acc;
-    }
-    if (dwt) {
-        pad_planes(g, c->x->data + (size_t)n * g->C * g->H * g->W, xp);
-        for (int q = 0; q < g->Q; q++) /* dY^T [Q, O]: no transposed operand in the GEMMs */
-            for (int o = 0; o < O; o++) dyt[(size_t)q * O + o] = dye[(size_t)o * g->Q + q];
-        for (int u = 0; u < g->k; u++)
-            for (int v = 0; v < g->k; v++) /* dW_t^T [C, O] += Xshift_t [C, Q] dY^T */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->C, O, g->Q, 1.0f,
-                            xp + (size_t)u * g->Wp + v, g->L, dyt, O, 1.0f,
-                            dwt + (size_t)(u * g->k + v) * g->C * O, O);
-    }
-    if (c->x->grad) {
-        /* Tap (0, 0) sets columns [0, Q) of every plane; the rest starts at zero. */
-        for (int ch = 0; ch < g->C; ch++)
-            memset(dxp + (size_t)ch * g->L + g->Q, 0, (size_t)(g->L - g->Q) * sizeof(float));
-        for (int u = 0; u < g->k; u++)
-            for (int v = 0; v < g->k; v++) /* dXshift_t [C, Q] += W_t^T [C, O] dY */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->C, g->Q, O, 1.0f,
-                            wtt + (size_t)(u * g->k + v) * g->C * O, O, dye, g->Q, u + v ? 1.0f : 0.0f,
-                            dxp + (size_t)u * g->Wp + v, g->L);
-        float *dxn = c->x->grad + (size_t)n * g->C * g->H * g->W;
-        for (int ch = 0; ch < g->C; ch++)
-            for (int i = 0; i < g->H; i++) {
-                const float *restrict in = dxp + (size_t)ch * g->L + (size_t)(i + g->p) * g->Wp + g->p;
-                float *restrict out = dxn + ((size_t)ch * g->H + i) * g->W;
-                for (int j = 0; j < g->W; j++) out[j] += in[j];
-            }
-    }
-}
-
-static void shifted_backward(ConvCtx *c) {
-    Geo g = geo_of(c->x, c->w, c->pad);
-    int N = c->x->shape[0], O = g.O, kk = g.k * g.k;
-    size_t wsize = (size_t)O * g.C * kk;
-    float *dw = c->w->grad, *db = (c->b && c->b->grad) ? c->b->grad : NULL;
-    int nt = omp_get_max_threads(), team = N < nt ? 1 : nt; /* buffer sets */
-    size_t xp_f = (size_t)g.C * g.L, dye_f = (size_t)O * g.Q;
-    /* Zeroed once: the padded borders and junk columns are never written after. */
-    float *xp_all = dw ? arena_calloc(&c->g->arena, team * xp_f * sizeof(float)) : NULL;
-    float *dye_all = arena_calloc(&c->g->arena, team * dye_f * sizeof(float));
-    float *dxp_all = c->x->grad ? graph_alloc(c->g, team * xp_f * sizeof(float)) : NULL;
-    float *dyt_all = dw ? graph_alloc(c->g, team * dye_f * sizeof(float)) : NULL;
-    /* dW as [k*k][C][O] and db, per buffer set, summed in set order: deterministic. */
-    float *dwt_all = dw ? arena_calloc(&c->g->arena, team * wsize * sizeof(float)) : NULL;
-    float *db_all = db ? arena_calloc(&c->g->arena, (size_t)team * O * sizeof(float)) : NULL;
-    float *wtt = NULL;
-    if (c->x->grad) {
-        wtt = graph_alloc(c->g, wsize * sizeof(float));
-        for (int q = 0; q < kk; q++)
-            for (int o = 0; o < O; o++)
-                for (int ch = 0; ch < g.C; ch++)
-                    wtt[((size_t)q * g.C + ch) * O + o] = c->wt[((size_t)q * O + o) * g.C + ch];
-    }
-    if (team == 1) { /* one sample at a time, the thread team inside the GEMMs */
-        for (int n = 0; n < N; n++)
-            shifted_backward_sample(c, &g, wtt, n, xp_all, dye_all, dyt_all, dxp_all, dwt_all, db_all);
-    } else {
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < N; n++) {
-            int t = omp_get_thread_num();
-            shifted_backward_sample(c, &g, wtt, n, xp_all ? xp_all + t * xp_f : NULL, dye_all + t * dye_f,
-                                    dyt_all ? dyt_all + t * dye_f : NULL,
-                                    dxp_all ? dxp_all + t * xp_f : NULL, dwt_all ? dwt_all + t * wsize : NULL,
-                                    db_all ? db_all + (size_t)t * O : NULL);
-        }
-    }
-    for (int t = 0; t < team; t++) {
-        if (dw) {
-            const float *part = dwt_all + t * wsize;
-            for (int o = 0; o < O; o++)
-                for (int ch = 0; ch < g.C; ch++)
-                    for (int q = 0; q < kk; q++)
-                        dw[((size_t)o * g.C + ch) * kk + q] += part[((size_t)q * g.C + ch) * O + o];
-        }
-        if (db)
-            for (int o = 0; o < O; o++) db[o] += db_all[(size_t)t * O + o];
-    }
-}
-
-static void shifted_conv(Graph *gr, Tensor *x, Tensor *w, Tensor *b, int pad, ConvAct act, Tensor *y,
-                         float *wt) {
-    Geo g = geo_of(x, w, pad);
-    int N = x->shape[0], nt = omp_get_max_threads(), team = N < nt ? 1 : nt;
-    size_t xp_f = (size_t)g.C * g.L, ye_f = (size_t)g.O * g.Q, P = (size_t)g.Ho * g.Wo;
-    float *xp_all = arena_calloc(&gr->arena, team * xp_f * sizeof(float)); /* zero borders */
-    float *ye_all = graph_alloc(gr, team * ye_f * sizeof(float));
-    if (team == 1) { /* one sample at a time: bands of output rows over the threads */
-        for (int n = 0; n < N; n++) {
-            const float *xn = x->data + (size_t)n * g.C * g.H * g.W;
-#pragma omp parallel
-            {
-                int t = omp_get_thread_num(), nth = omp_get_num_threads();
-#pragma omp for schedule(static)
-                for (int ch = 0; ch < g.C; ch++) {
-                    Geo one = g;
-                    one.C = 1;
-                    pad_planes(&one, xn + (size_t)ch * g.H * g.W, xp_all + (size_t)ch * g.L);
-                }
-                int i0 = g.Ho * t / nth, i1 = g.Ho * (t + 1) / nth; /* after the implicit barrier */
-                if (i1 > i0) shifted_forward(&g, wt, xp_all, ye_all, b, act, y->data + n * g.O * P, i0, i1);
-            }
-        }
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        int t = omp_get_thread_num();
-        pad_planes(&g, x->data + (size_t)n * g.C * g.H * g.W, xp_all + t * xp_f);
-        shifted_forward(&g, wt, xp_all + t * xp_f, ye_all + t * ye_f, b, act, y->data + n * g.O * P, 0, g.Ho);
-    }
-}
-
-/* ---- im2col: backward, forward, the op ----------------------------------------------- */
-
-/* Per-call shapes and scratch of a backward. */
-typedef struct {
-    ConvCtx *c;
-    int N, C, H, W, O, k, Ho, Wo, P, CKK;
-    int flip;          /* input gradient as a conv of dY with wflip */
-    float *wflip;      /* [C, O*k*k]: wflip[c][(o*k + u)*k + v] = w[o][c][k-1-u][k-1-v] */
-    size_t col_floats; /* per-worker scratch sizes */
-    size_t dcol_floats;
-    ColSpec cs;     /* fused input quantizer */
-    double *qpart; /* its parameter gradients per sample [N][np] */
-    size_t np;
-} ConvBwd;
-
-/* The gradients of sample n, accumulated into dw[O*CKK] and db[O] (either may be NULL)
- * and into x->grad. With a fused quantizer, xs and gq hold col_scratch floats each.
- * parallel: this call runs alone and may use the thread team. */
-static void backward_sample(const ConvBwd *s, int n, float *col, float *dcol, float *dpre,
-                            float *dw, float *db, float *xs, float *gq, int parallel) {
-    ConvCtx *c = s->c;
-    const ColSpec *cs = &s->cs;
-    int O = s->O, P = s->P, CKK = s->CKK;
-    const float *xraw = c->x->data + (size_t)n * cs->chw;
-    const float *dy = c->y->grad + (size_t)n * O * P;
-    if (c->act != CONV_ACT_NONE) { /* the gradient before the fused activation */
-        conv_act_grad(c->act, c->y->data + (size_t)n * O * P, dy, dpre, (size_t)O * P);
-        dy = dpre;
-    }
-    if (db && c->nhwc) /* dY [P][O] */
-        for (int i = 0; i < P; i++)
-            for (int o = 0; o < O; o++) db[o] += dy[(size_t)i * O + o];
-    else if (db)
-        for (int o = 0; o < O; o++) {
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int i = 0; i < P; i++) acc += dy[(size_t)o * P + i];
-            db[o] += acc;
-        }
-    if (dw) {
-        columns_of(cs, xraw, col, xs, parallel);
-        cblas_sgemm(CblasRowMajor, c->nhwc ? CblasTrans : CblasNoTrans, CblasTrans, O, CKK, P, 1.0f, dy,
-                    c->nhwc ? O : P, col, P, 1.0f, dw, CKK);
-    }
-    float *dxn = c->x->grad ? c->x->grad + (size_t)n * cs->chw : NULL;
-    if (cs->on_columns) {
-        /* Gradient of the quantized columns, through the quantizer on the raw columns (xs
-         * still holds them after columns_of; rebuilt when there was no dW), scattered. */
-        if (!dw) im2col_all(xraw, cs->C, cs->H, cs->W, cs->k, c->stride, c->pad, s->Ho, s->Wo, xs, parallel);
-        cblas_sgemm(CblasRowMajor, CblasTrans, c->nhwc ? CblasTrans : CblasNoTrans, CKK, P, O, 1.0f, c->w->data,
-                    CKK, dy, c->nhwc ? O : P, 0.0f, dcol, P);
-        if (dxn) memset(gq, 0, cs->ncol * sizeof(float));
-        QuantInput in = {xs, cs->ncol, 1, 1, 1};
-        cs->q->ops->backward_part(cs->q, in, cs->chw, dcol, dxn ? gq : NULL, s->qpart + (size_t)n * s->np);
-        if (dxn) col2im_add(gq, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dxn);
-        return;
-    }
-    if (!dxn && !cs->q) return;
-    /* With a fused quantizer the input gradient is first that of the quantized sample, in
-     * gq, which the quantizer's backward then passes on (and learns its parameters from). */
-    float *dqn = cs->q ? gq : dxn;
-    if (cs->q) memset(gq, 0, cs->chw * sizeof(float));
-    int HW = s->H * s->W, OKK = O * s->k * s->k;
-    if (s->flip) {
-        /* dX[c] = sum_{o,u,v} wflip[c][o,u,v] dY[o][h + u - (k-1-p)][w + v - (k-1-p)] */
-        im2col_all(dy, O, s->Ho, s->Wo, s->k, 1, s->k - 1 - c->pad, s->H, s->W, dcol, parallel);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, HW, OKK, 1.0f, s->wflip, OKK,
-                    dcol, HW, 1.0f, dqn, HW);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, c->nhwc ? CblasTrans : CblasNoTrans, CKK, P, O, 1.0f, c->w->data,
-                    CKK, dy, c->nhwc ? O : P, 0.0f, dcol, P);
-        col2im_add(dcol, s->C, s->H, s->W, s->k, c->stride, c->pad, s->Ho, s->Wo, dqn);
-    }
-    if (cs->q) {
-        QuantInput in = {xraw, cs->chw, 1, 1, 1};
-        cs->q->ops->backward_part(cs->q, in, cs->chw, gq, dxn, s->qpart + (size_t)n * s->np);
-    }
-}
-
-/* The fused quantizer's parameter gradients: the per-sample partial sums added in sample
- * order, so they do not depend on the thread count. */
-static void conv_quant_param_grads(const ConvBwd *s) {
-    Quantizer *q = s->c->xq;
-    if (!q) return;
-    size_t off = 0;
-    for (int k = 0; k < q->nparams; k++) {
-        Param *p = q->params[k];
-        for (size_t e = 0; e < p->t.size; e++, off++) {
-            double tot = 0.0;
-            for (int n = 0; n < s->N; n++) tot += s->qpart[(size_t)n * s->np + off];
-            if (p->t.grad) p->t.grad[e] += (float)tot;
-        }
-    }
-}
+    ConvCtx c;
+    ConvPath path;
+    Tensor *x_nhwc; /* im2col on a channels-last input of several channels: the input
+                       c.x was transposed from; NULL otherwise */
+} PlannedConv;
 
 static void conv_backward(void *p) {
-    ConvCtx *c = p;
-    if (c->wino) {
-        winograd_backward(c->g, c->x, c->w, c->b, c->y, c->pad, c->act, c->wino);
-        return;
+    PlannedConv *pc = p;
+    switch (pc->path) {
+    case PATH_WINOGRAD: conv2d_winograd_backward(&pc->c); break;
+    case PATH_SHIFTED: conv2d_shifted_backward(&pc->c); break;
+    case PATH_IM2COL: conv2d_im2col_backward(&pc->c); break;
     }
-    if (c->wt) {
-        shifted_backward(c);
-        return;
+    if (pc->x_nhwc && pc->x_nhwc->grad) {
+        /* The transposed copy's gradient is this node's own: passed on, then cleared,
+         * so that the node accumulates like every other. */
+        transpose_planes(pc->x_nhwc, pc->c.x, 1);
+        memset(pc->c.x->grad, 0, pc->c.x->size * sizeof(float));
     }
-    ConvBwd s = {.c = c};
-    s.N = c->x->shape[0], s.C = c->w->shape[1], s.O = c->w->shape[0], s.k = c->w->shape[2];
-    s.H = c->x->shape[c->nhwc ? 1 : 2], s.W = c->x->shape[c->nhwc ? 2 : 3];
-    s.Ho = c->y->shape[c->nhwc ? 1 : 2], s.Wo = c->y->shape[c->nhwc ? 2 : 3];
-    s.P = s.Ho * s.Wo, s.CKK = s.C * s.k * s.k;
-    s.cs = col_spec(s.C, s.H, s.W, s.k, c->stride, c->pad, s.Ho, s.Wo, c->xq);
-    int O = s.O, k = s.k;
-    /* The flipped-kernel conv builds O*k*k columns of the input size, the scatter C*k*k
-     * of the output size: per-thread samples take the smaller (a first layer with C = 1
-     * scatters); one sample at a time keeps the flip, whose GEMM and im2col spread over
-     * the team (the scatter is serial). */
-    s.flip = !c->nhwc && (c->x->grad || c->xq) && c->stride == 1 && c->pad <= k - 1 && !s.cs.on_columns &&
-             (s.N < omp_get_max_threads() || (size_t)O * s.H * s.W <= (size_t)s.C * s.P);
-    if (s.flip) {
-        s.wflip = graph_alloc(c->g, (size_t)s.C * O * k * k * sizeof(float));
-        for (int o = 0; o < O; o++)
-            for (int ch = 0; ch < s.C; ch++)
-                for (int u = 0; u < k; u++)
-                    for (int v = 0; v < k; v++)
-                        s.wflip[(size_t)ch * O * k * k + (o * k + u) * k + v] =
-                            c->w->data[(((size_t)o * s.C + ch) * k + (k - 1 - u)) * k + (k - 1 - v)];
-    }
-    s.col_floats = c->w->grad ? (size_t)s.CKK * s.P : 0;
-    s.dcol_floats = !c->x->grad && !c->xq ? 0 : s.flip ? (size_t)O * k * k * s.H * s.W : (size_t)s.CKK * s.P;
-    size_t pre_floats = c->act != CONV_ACT_NONE ? (size_t)O * s.P : 0;
-    size_t wsize = (size_t)O * s.CKK;
-    float *dw = c->w->grad, *db = (c->b && c->b->grad) ? c->b->grad : NULL;
-    int nt = omp_get_max_threads();
-    size_t chw = col_scratch(&s.cs); /* quantized values and their gradient, per worker */
-    if (c->xq) {
-        s.np = quant_param_count(c->xq);
-        s.qpart = arena_calloc(&c->g->arena, (size_t)s.N * (s.np ? s.np : 1) * sizeof(double));
-    }
-
-    if (s.N < nt) { /* one sample at a time, the team inside each */
-        float *col = s.col_floats ? graph_alloc(c->g, s.col_floats * sizeof(float)) : NULL;
-        float *dcol = s.dcol_floats ? graph_alloc(c->g, s.dcol_floats * sizeof(float)) : NULL;
-        float *dpre = pre_floats ? graph_alloc(c->g, pre_floats * sizeof(float)) : NULL;
-        float *xs = chw ? graph_alloc(c->g, 2 * chw * sizeof(float)) : NULL;
-        for (int n = 0; n < s.N; n++) backward_sample(&s, n, col, dcol, dpre, dw, db, xs, xs ? xs + chw : NULL, 1);
-        conv_quant_param_grads(&s);
-        return;
-    }
-    /* Per-thread partial dW and db, summed in thread order: deterministic for a thread count. */
-    float *dw_part = dw ? arena_calloc(&c->g->arena, (size_t)nt * wsize * sizeof(float)) : NULL;
-    float *db_part = db ? arena_calloc(&c->g->arena, (size_t)nt * O * sizeof(float)) : NULL;
-    float *col_all = s.col_floats ? graph_alloc(c->g, (size_t)nt * s.col_floats * sizeof(float)) : NULL;
-    float *dcol_all = s.dcol_floats ? graph_alloc(c->g, (size_t)nt * s.dcol_floats * sizeof(float)) : NULL;
-    float *dpre_all = pre_floats ? graph_alloc(c->g, (size_t)nt * pre_floats * sizeof(float)) : NULL;
-    float *xs_all = chw ? graph_alloc(c->g, (size_t)nt * 2 * chw * sizeof(float)) : NULL;
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < s.N; n++) {
-        int t = omp_get_thread_num();
-        float *xs = xs_all ? xs_all + (size_t)t * 2 * chw : NULL;
-        backward_sample(&s, n, col_all ? col_all + (size_t)t * s.col_floats : NULL,
-                        dcol_all ? dcol_all + (size_t)t * s.dcol_floats : NULL,
-                        dpre_all ? dpre_all + (size_t)t * pre_floats : NULL,
-                        dw_part ? dw_part + (size_t)t * wsize : NULL, db_part ? db_part + (size_t)t * O : NULL,
-                        xs, xs ? xs + chw : NULL, 0);
-    }
-    conv_quant_param_grads(&s);
-    if (dw_part)
-        for (int t = 0; t < nt; t++)
-            for (size_t i = 0; i < wsize; i++) dw[i] += dw_part[(size_t)t * wsize + i];
-    if (db_part)
-        for (int t = 0; t < nt; t++)
-            for (int o = 0; o < O; o++) db[o] += db_part[(size_t)t * O + o];
 }
 
-/* Bias, GEMM and the fused activation of one sample whose columns are in col: yn [O][P],
- * or [P][O] channels last (col^T W^T). */
-static void forward_sample(const float *col, const Tensor *w, const Tensor *b, int O, int P, int CKK,
-                           ConvAct act, int nhwc, float *yn) {
-    if (nhwc) { /* the bias in the activation's pass */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, P, O, CKK, 1.0f, col, P, w->data, CKK, 0.0f, yn, O);
-        conv_act_run(act, yn, b ? b->data : NULL, O, yn, (size_t)O * P);
-        return;
-    }
-    if (b)
-        for (int o = 0; o < O; o++)
-            for (int i = 0; i < P; i++) yn[(size_t)o * P + i] = b->data[o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, CKK, 1.0f, w->data, CKK, col, P,
-                b ? 1.0f : 0.0f, yn, P);
-    if (act != CONV_ACT_NONE) /* while the sample's output is still in cache */
-        conv_act_inplace(act, yn, (size_t)O * P);
-}
-
-static Tensor *conv2d_any(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
-                          ConvAct act, int nhwc) {
-    QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[nhwc ? 3 : 1] == w->shape[1]);
-    QAT_ASSERT(w->shape[2] == w->shape[3] && stride >= 1 && pad >= 0);
-    int N = x->shape[0], C = w->shape[1], H = x->shape[nhwc ? 1 : 2], W = x->shape[nhwc ? 2 : 3];
-    int O = w->shape[0], k = w->shape[2];
-    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-    QAT_ASSERT(Ho > 0 && Wo > 0 && (!b || (int)b->size == O));
-    int P = Ho * Wo, CKK = C * k * k;
-    /* A fused quantizer learns even when x itself takes no gradient. */
-    int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad) || (g->training && xq);
-    Tensor *y = nhwc ? graph_tensor4(g, grad, N, Ho, Wo, O) : graph_tensor4(g, grad, N, O, Ho, Wo);
-    int nt = omp_get_max_threads();
-    float *wt = NULL, *wino = NULL;
-    ColSpec cs = col_spec(C, H, W, k, stride, pad, Ho, Wo, xq);
-    size_t chw = col_scratch(&cs);
-    QAT_ASSERT(!xq || !use_shifted(C, stride));
-    QAT_ASSERT(!nhwc || conv2d_nhwc_supported(C, k, stride));
-    if (nhwc && C > 1) {
-        QAT_ASSERT(!xq);
-        wino = winograd_forward(g, x, w, b, pad, act, y);
-    } else if (use_shifted(C, stride)) {
-        wt = repack_taps(g, w);
-        shifted_conv(g, x, w, b, pad, act, y, wt);
-    } else if (N < nt) { /* one sample at a time, the team inside each */
-        float *col = graph_alloc(g, (size_t)CKK * P * sizeof(float));
-        float *xs = chw ? graph_alloc(g, chw * sizeof(float)) : NULL;
-        for (int n = 0; n < N; n++) {
-            columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs, 1);
-            forward_sample(col, w, b, O, P, CKK, act, nhwc, y->data + (size_t)n * O * P);
-        }
-    } else {
-        float *cols = graph_alloc(g, (size_t)nt * CKK * P * sizeof(float));
-        float *xs_all = chw ? graph_alloc(g, (size_t)nt * chw * sizeof(float)) : NULL;
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < N; n++) {
-            int t = omp_get_thread_num();
-            float *col = cols + (size_t)t * CKK * P;
-            columns_of(&cs, x->data + (size_t)n * C * H * W, col, xs_all ? xs_all + (size_t)t * chw : NULL, 0);
-            forward_sample(col, w, b, O, P, CKK, act, nhwc, y->data + (size_t)n * O * P);
-        }
-    }
-    if (grad) {
-        ConvCtx *c = graph_alloc(g, sizeof *c);
-        *c = (ConvCtx){x, w, b, y, stride, pad, act, g, wt, xq, wino, nhwc};
-        graph_push(g, conv_backward, c);
-    }
+/* The NCHW input the im2col path reads: a one-channel input as it is, a copy otherwise. */
+static Tensor *nchw_input(Graph *g, Tensor *x) {
+    int N = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
+    if (C == 1) return graph_reshape(g, x, 4, (const int[]){N, 1, H, W});
+    Tensor *y = graph_tensor4(g, graph_needs_grad(g, x, NULL), N, C, H, W);
+    transpose_planes(x, y, 0);
     return y;
 }
 
-Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
-    return conv2d_any(g, x, NULL, w, b, stride, pad, act, 0);
-}
+/* ---- the op ------------------------------------------------------------------------- */
 
-int conv2d_nhwc_supported(int in_channels, int k, int stride) { return in_channels == 1 || (k == 3 && stride == 1); }
-
-Tensor *op_conv2d_nhwc(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act) {
-    return conv2d_any(g, x, NULL, w, b, stride, pad, act, 1);
-}
-
-int conv2d_can_fuse_input_quant(int in_channels, int stride, const Quantizer *q) {
-    return q && q->ops->backward_part && !use_shifted(in_channels, stride);
-}
-
-Tensor *op_conv2d_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
-                      ConvAct act) {
-    QAT_ASSERT(conv2d_can_fuse_input_quant(x->shape[1], stride, xq) && xq->initialized);
-    return conv2d_any(g, x, xq, w, b, stride, pad, act, 0);
-}
-
-Tensor *op_conv2d_nhwc_qin(Graph *g, Tensor *x, Quantizer *xq, Tensor *w, Tensor *b, int stride, int pad,
-                           ConvAct act) {
-    QAT_ASSERT(x->shape[3] == 1 && conv2d_can_fuse_input_quant(1, stride, xq) && xq->initialized);
-    return conv2d_any(g, x, xq, w, b, stride, pad, act, 1);
-}
-
-Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {
-    return op_conv2d_act(g, x, w, b, stride, pad, CONV_ACT_NONE);
+Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, ConvSpec spec) {
+    int nhwc = spec.layout == CONV_NHWC;
+    QAT_ASSERT(x->ndim == 4 && w->ndim == 4 && x->shape[nhwc ? 3 : 1] == w->shape[1]);
+    QAT_ASSERT(w->shape[2] == w->shape[3] && spec.stride >= 1 && spec.pad >= 0);
+    int N = x->shape[0], C = w->shape[1], H = x->shape[nhwc ? 1 : 2], W = x->shape[nhwc ? 2 : 3];
+    int O = w->shape[0], k = w->shape[2], stride = spec.stride, pad = spec.pad;
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    QAT_ASSERT(Ho > 0 && Wo > 0 && (!b || (int)b->size == O));
+    ConvPath path = plan(spec.layout, C, k, stride);
+    Quantizer *xq = spec.input_quant;
+    QAT_ASSERT(!xq || xq->initialized);
+    if (xq && !(path == PATH_IM2COL && xq->ops->backward_part)) {
+        x = op_fake_quant(g, xq, x, 1, N); /* activation sites are per-tensor: any layout */
+        xq = NULL;
+    }
+    Tensor *x_nhwc = nhwc && path == PATH_IM2COL && C > 1 ? x : NULL;
+    if (nhwc && path == PATH_IM2COL) x = nchw_input(g, x);
+    /* A fused quantizer learns even when x itself takes no gradient. */
+    int grad = graph_needs_grad(g, x, w) || (g->training && b && b->grad) || (g->training && xq);
+    Tensor *y = nhwc ? graph_tensor4(g, grad, N, Ho, Wo, O) : graph_tensor4(g, grad, N, O, Ho, Wo);
+    PlannedConv *pc = graph_alloc(g, sizeof *pc);
+    *pc = (PlannedConv){{x, w, b, y, stride, pad, spec.act, g, xq, nhwc, NULL}, path, x_nhwc};
+    switch (path) {
+    case PATH_WINOGRAD: conv2d_winograd_forward(&pc->c); break;
+    case PATH_SHIFTED: conv2d_shifted_forward(&pc->c); break;
+    case PATH_IM2COL: conv2d_im2col_forward(&pc->c); break;
+    }
+    if (grad) graph_push(g, conv_backward, pc);
+    return y;
 }

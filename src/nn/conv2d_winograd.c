@@ -19,7 +19,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "nn/conv2d_act.h"
-#include "nn/conv2d_winograd.h"
+#include "nn/conv2d_path.h"
 
 /* ---- the transforms, each on eight (or six) vectors of n channels ------------------ */
 
@@ -304,9 +304,11 @@ static void input_adjoint(const Wino *g, int n, int s, Work *k, float *dx) {
 
 /* ---- the op ------------------------------------------------------------------------- */
 
-float *winograd_forward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor *b, int pad, ConvAct act,
-                        Tensor *y) {
-    Wino g = wino_of(x, w, pad);
+void conv2d_winograd_forward(ConvCtx *cx) {
+    Graph *gr = cx->g;
+    const Tensor *x = cx->x, *w = cx->w, *b = cx->b, *y = cx->y;
+    ConvAct act = cx->act;
+    Wino g = wino_of(x, w, cx->pad);
     int C = g.C, O = g.O;
     QAT_ASSERT(w->shape[2] == 3 && w->shape[3] == 3);
     /* U_xi[c][o] = (G w[o][c] G^T)[xi], in double */
@@ -339,12 +341,15 @@ float *winograd_forward(Graph *gr, const Tensor *x, const Tensor *w, const Tenso
             for (int s = 0; s < ns; s++) output_transform(&g, b, act, c0 + s, s, k, y->data);
         }
     }
-    return u;
+    cx->state = u;
 }
 
-void winograd_backward(Graph *gr, const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *y, int pad,
-                       ConvAct act, const float *u) {
-    Wino g = wino_of(x, w, pad);
+void conv2d_winograd_backward(ConvCtx *cx) {
+    Graph *gr = cx->g;
+    const Tensor *x = cx->x, *w = cx->w, *b = cx->b, *y = cx->y;
+    const float *u = cx->state;
+    ConvAct act = cx->act;
+    Wino g = wino_of(x, w, cx->pad);
     int C = g.C, O = g.O;
     float *dw = w->grad, *dx = x->grad;
     int nth = omp_get_max_threads();

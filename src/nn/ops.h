@@ -5,25 +5,32 @@
 #define QAT_NN_OPS_H
 
 #include "core/graph.h"
+#include "core/quantizer.h"
 
 /* y[M,out] = x[M,in] w[out,in]^T + b[out]  (b may be NULL) */
 Tensor *op_matmul_bias(Graph *g, Tensor *x, Tensor *w, Tensor *b);
 
-/* NCHW cross-correlation, w[O,C,k,k], stride, zero padding; b[O] or NULL. */
-Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad);
-/* The same with an activation fused on the output: one pass less over the largest
- * tensors, and no separate pre-activation tensor. Equals op_relu(op_conv2d(...)), or
- * op_fast_tanh(op_conv2d(...)) (nn/fast_tanh.h). */
+/* What a conv computes: y = act(conv(q(x), w) + b), cross-correlation with zero padding.
+ * w is [O,C,k,k] in either layout; x and y are [N,C,H,W] / [N,O,Ho,Wo] (NCHW) or
+ * [N,H,W,C] / [N,Ho,Wo,O] (channels last). The op plans how to compute it from the shape
+ * and layout (nn/conv2d.c); every shape runs in both layouts, and channels last lets 3x3
+ * stride-1 convs take Winograd's rounding (about 1e-5 relative) for speed. */
 typedef enum { CONV_ACT_NONE, CONV_ACT_RELU, CONV_ACT_TANH } ConvAct;
-Tensor *op_conv2d_act(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
+typedef enum { CONV_NCHW, CONV_NHWC } ConvLayout;
+typedef struct {
+    int stride, pad;
+    ConvLayout layout;
+    ConvAct act;            /* on the output: one pass less over the largest tensors;
+                               equals op_relu / op_fast_tanh (nn/fast_tanh.h) after */
+    Quantizer *input_quant; /* initialised, per-tensor, or NULL: fused where the plan can */
+} ConvSpec;
+/* b[O] or NULL. */
+Tensor *op_conv2d(Graph *g, Tensor *x, Tensor *w, Tensor *b, ConvSpec spec);
 
-/* Channels last: x[N,H,W,C] -> y[N,Ho,Wo,O], w still [O,C,k,k]. The training path of
- * ESPCN (model.winograd): 3x3 stride-1 convs run as Winograd F(6x6, 3x3)
- * (nn/conv2d_winograd.c), convs of a single input channel (whose NHWC input is its NCHW
- * one) as im2col + GEMM with a transposed output. Same values as op_conv2d_act up to the
- * Winograd rounding. */
-int conv2d_nhwc_supported(int in_channels, int k, int stride);
-Tensor *op_conv2d_nhwc(Graph *g, Tensor *x, Tensor *w, Tensor *b, int stride, int pad, ConvAct act);
+/* x through quantizer q (initialised): forward on its grid; backward, the STE gradient
+ * into x and q's parameter gradients (which learn even when x takes no gradient).
+ * rows: per-channel rows of x (1: per-tensor); batch: examples in x. */
+Tensor *op_fake_quant(Graph *g, Quantizer *q, Tensor *x, int rows, int batch);
 
 Tensor *op_relu(Graph *g, Tensor *x);
 Tensor *op_tanh(Graph *g, Tensor *x);

@@ -1,6 +1,6 @@
 /* AdaRound's calibration (docs/METHODS.md 3): the procedure that fits the quantizers of
- * quant/adaround.c layer by layer, rebuilding each layer's output from the layers' own
- * ops (layers/layers.h, layers/lstm.h).
+ * quant/adaround.c layer by layer, rebuilding each layer's output with the nn ops from
+ * what its sites record (weight, bias, geometry: quant/quant_site.h).
  *
  * Calibration (adaround_calibrate), as in 3.1-3.7:
  *   1. ceil(max_samples / batch) training batches (at most all), of which the first
@@ -56,8 +56,6 @@
 #include "core/quantizer.h"
 #include "core/rng.h"
 #include "core/runtime.h"
-#include "layers/layers.h"
-#include "layers/lstm.h"
 #include "nn/ops.h"
 #include "nn/optim.h"
 #include "quant/method.h"
@@ -116,7 +114,7 @@ static Tensor *layer_forward(AdaLayer *L, Graph *g, Tensor *x, Tensor *w) {
     Tensor *y;
     if (L->kind == LAYER_CONV2D) {
         ConvAct act = L->follow == FOLLOW_RELU ? CONV_ACT_RELU : CONV_ACT_NONE;
-        y = op_conv2d_act(g, x, w, b, L->stride, L->pad, act);
+        y = op_conv2d(g, x, w, b, (ConvSpec){.stride = L->stride, .pad = L->pad, .act = act});
         if (L->follow == FOLLOW_RELU) return y;
     } else {
         y = op_matmul_bias(g, x, w, b);
@@ -494,9 +492,8 @@ static void optimise_layer(QuantSite *site, Quantizer *wq, const float *x_fp, co
     Param *wp = site->weight;
     int rows = wq->per_channel ? site->rows : 1;
     if (L.kind == LAYER_CONV2D) {
-        Conv2d *c = site->layer_ptr;
+        const SiteGeometry *c = &site->geom;
         L.out = c->out, L.in = c->in, L.k = c->k, L.stride = c->stride, L.pad = c->pad;
-        L.bias = c->b ? c->b->t.data : NULL;
         size_t hw = per_example / (size_t)c->in;
         int side = (int)lround(sqrt((double)hw));
         if (per_example % (size_t)c->in || (size_t)side * (size_t)side != hw)
@@ -508,24 +505,21 @@ static void optimise_layer(QuantSite *site, Quantizer *wq, const float *x_fp, co
     } else if (L.kind == LAYER_LSTM) {
         /* One product of the gate pre-activation, x W_ih^T + b_ih or h_{t-1} W_hh^T + b_hh,
          * as a linear layer without activation; an example is one sampled row. */
-        const LstmDirection *dir = site->layer_ptr;
-        QAT_ASSERT(wp == dir->w_ih || wp == dir->w_hh);
+        QAT_ASSERT(site->bias);
         L.kind = LAYER_LINEAR;
         L.follow = FOLLOW_NONE;
         L.out = wp->t.shape[0], L.in = wp->t.shape[1];
-        L.bias = (wp == dir->w_ih ? dir->b_ih : dir->b_hh)->t.data;
         if (per_example != (size_t)L.in)
             qat_die("adaround: the captured input of LSTM weight %s has rows of %zu values, expected %d",
                     site->layer, per_example, L.in);
         L.nex = (int)nex_img;
     } else {
-        Linear *l = site->layer_ptr;
-        L.out = l->out, L.in = l->in;
-        L.bias = l->b ? l->b->t.data : NULL;
-        if (per_example % (size_t)l->in)
-            qat_die("adaround: the input of linear %s is not a multiple of %d features", site->layer, l->in);
-        L.nex = (int)(nex_img * (long)(per_example / (size_t)l->in)); /* one example per row */
+        L.out = site->geom.out, L.in = site->geom.in;
+        if (per_example % (size_t)L.in)
+            qat_die("adaround: the input of linear %s is not a multiple of %d features", site->layer, L.in);
+        L.nex = (int)(nex_img * (long)(per_example / (size_t)L.in)); /* one example per row */
     }
+    L.bias = site->bias ? site->bias->t.data : NULL;
     L.rows = rows;
     L.w = wp->t.data;
     L.s = wq->params[0]->t.data;
@@ -673,7 +667,7 @@ void adaround_calibrate(QuantSiteList *sites, ParamList *params, const Config *c
         }
         QAT_ASSERT(site->layer_kind == LAYER_LINEAR || site->layer_kind == LAYER_CONV2D ||
                    site->layer_kind == LAYER_LSTM);
-        QAT_ASSERT(site->partner && site->layer_ptr);
+        QAT_ASSERT(site->partner && site->geom.in > 0 && site->geom.out > 0);
         int pi = site_index(sites, site->partner);
         QAT_ASSERT(pi >= 0);
         int by_rows = sampled_row_width(site->partner) > 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/ops.h"
 
 void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteKind kind,
                         int is_signed, SitePosition position, int rows) {
@@ -21,14 +22,15 @@ void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteK
     l->items[l->n++] = s;
 }
 
-void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, void *layer, Param *weight,
+void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, SiteGeometry geom, Param *weight, Param *bias,
                      FollowAct follow) {
     QuantSite *both[2] = {w, x};
     for (int i = 0; i < 2; i++) {
         if (!both[i]) continue;
         both[i]->layer_kind = kind;
-        both[i]->layer_ptr = layer;
+        both[i]->geom = geom;
         both[i]->weight = weight;
+        both[i]->bias = bias;
         both[i]->follow = follow;
         both[i]->partner = both[1 - i];
     }
@@ -60,21 +62,9 @@ void quant_site_list_free(QuantSiteList *l) {
     memset(l, 0, sizeof *l);
 }
 
-typedef struct {
-    QuantSite *site;
-    Tensor *x, *y;
-    int batch;
-} QuantCtx;
-
 static QuantInput site_input(const QuantSite *s, const Tensor *x, int batch, int training) {
     QuantInput in = {x->data, x->size, s->q->per_channel ? s->rows : 1, batch, training};
     return in;
-}
-
-static void quant_backward(void *p) {
-    QuantCtx *c = p;
-    Quantizer *q = c->site->q;
-    q->ops->backward(q, site_input(c->site, c->x, c->batch, 1), c->y->grad, c->x->grad);
 }
 
 static void init_on_first_use(QuantSite *s, const Tensor *x, int batch, int training) {
@@ -94,20 +84,7 @@ Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     graph_set_scope(g, s->layer);
     Quantizer *q = s->q;
     if (!q) return x;
-    QuantInput in = site_input(s, x, batch, g->training);
     init_on_first_use(s, x, batch, g->training);
     if (g->training) quantizer_begin_step(q);
-    /* Quantizer parameters learn even when x itself takes no gradient. */
-    int grad = g->training;
-    Tensor *y = graph_tensor(g, grad, x->ndim, x->shape);
-    q->ops->forward(q, in, y->data);
-    if (grad) {
-        QuantCtx *c = graph_alloc(g, sizeof *c);
-        c->site = s;
-        c->x = x;
-        c->y = y;
-        c->batch = batch;
-        graph_push(g, quant_backward, c);
-    }
-    return y;
+    return op_fake_quant(g, q, x, q->per_channel ? s->rows : 1, batch);
 }

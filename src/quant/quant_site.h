@@ -10,9 +10,14 @@
 typedef enum { SITE_WEIGHT, SITE_INPUT } SiteKind;
 typedef enum { SITE_MIDDLE, SITE_FIRST, SITE_LAST } SitePosition;
 /* The op a site feeds, so PTQ (AdaRound) can rebuild the layer's output. LAYER_LSTM:
- * the sites of an LSTM layer (nn/lstm.h); layer_ptr is the LstmDirection of the weight
- * (the layer input's: direction 0), whose biases the reconstruction adds. */
+ * the sites of an LSTM layer (layers/lstm.h); each weight site is one gate product
+ * x W^T + b of a direction, with that product's bias. */
 typedef enum { LAYER_LINEAR, LAYER_CONV2D, LAYER_EMBEDDING, LAYER_LSTM } LayerKind;
+/* The shape of the op: in/out features (channels for a conv) and a conv's kernel side,
+ * stride and padding (0 for the others). */
+typedef struct {
+    int in, out, k, stride, pad;
+} SiteGeometry;
 /* The nonlinearity right after the layer (AdaRound's f_a). */
 typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 
@@ -24,8 +29,9 @@ struct QuantSite {
     SitePosition position; /* first/last layer policy (P4) */
     int rows;              /* per-channel rows for weights (dim 0) */
     LayerKind layer_kind;
-    void *layer_ptr;       /* the Linear / Conv2d / Embedding */
+    SiteGeometry geom;
     Param *weight;         /* the layer's weight parameter */
+    Param *bias;           /* the op's bias, or NULL */
     FollowAct follow;
     QuantSite *partner;    /* the other site of the same layer (weight <-> input) */
     Quantizer *q;          /* NULL: FP32, the tensor passes unchanged (a calibration
@@ -39,8 +45,9 @@ typedef struct {
 
 void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteKind kind,
                         int is_signed, SitePosition position, int rows);
-/* Links a layer's weight and input sites and records what the layer is. */
-void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, void *layer, Param *weight,
+/* Links a layer's weight and input sites (either may be NULL) and records what the
+ * layer is. */
+void quant_site_bind(QuantSite *w, QuantSite *x, LayerKind kind, SiteGeometry geom, Param *weight, Param *bias,
                      FollowAct follow);
 /* After each optimizer step: keep every quantizer's parameters in range. */
 void quant_sites_clamp(QuantSiteList *l);

@@ -314,7 +314,7 @@ static Tensor *fwd_matmul(Graph *g, Tensor **t, Case *c, int a) {
 }
 static Tensor *fwd_conv(Graph *g, Tensor **t, Case *c, int a) {
     (void)a;
-    return op_conv2d(g, t[0], t[1], c->nv > 2 ? t[2] : NULL, c->stride, c->pad);
+    return op_conv2d(g, t[0], t[1], c->nv > 2 ? t[2] : NULL, (ConvSpec){.stride = c->stride, .pad = c->pad});
 }
 static Tensor *fwd_relu(Graph *g, Tensor **t, Case *c, int a) {
     (void)a;
@@ -398,7 +398,7 @@ static void net_logits_double(Tensor **t, double *out) {
 
 /* x -> conv(w1, b1) -> relu -> maxpool 2x2 -> reshape [N, -1] -> linear(w2, b2) -> CE. */
 static Tensor *fwd_net(Graph *g, Tensor **t, Case *c, int analytic) {
-    Tensor *h = op_conv2d(g, t[0], t[1], t[2], 1, 0);
+    Tensor *h = op_conv2d(g, t[0], t[1], t[2], (ConvSpec){.stride = 1, .pad = 0});
     uint64_t pat = relu_pattern(1469598103934665603ull, h);
     h = op_relu(g, h);
     c->pattern = pool_pattern(pat, h, 2, 2);

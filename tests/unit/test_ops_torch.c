@@ -128,7 +128,7 @@ static void test_conv2d(const char *name) {
     Graph g = new_graph(1);
     Tensor *x = leaf(&g, &f, "x", 1), *w = leaf(&g, &f, "w", 1);
     Tensor *b = has_b ? leaf(&g, &f, "b", 1) : NULL;
-    Tensor *y = op_conv2d(&g, x, w, b, stride, pad);
+    Tensor *y = op_conv2d(&g, x, w, b, (ConvSpec){.stride = stride, .pad = pad});
     const FixtureArray *ya = fixture_get(&f, "y");
     CHECK(y->ndim == 4 && ya->ndim == 4);
     for (int d = 0; d < 4; d++) CHECK(y->shape[d] == ya->shape[d]);
@@ -153,7 +153,7 @@ static void test_conv2d(const char *name) {
     /* Evaluation mode (per-thread column buffers): the same output. */
     g = new_graph(0);
     y = op_conv2d(&g, leaf(&g, &f, "x", 1), leaf(&g, &f, "w", 1),
-                  has_b ? leaf(&g, &f, "b", 1) : NULL, stride, pad);
+                  has_b ? leaf(&g, &f, "b", 1) : NULL, (ConvSpec){.stride = stride, .pad = pad});
     label(what, sizeof what, name, "eval y");
     check_ref(y->data, fixture_data(&f, "y", y->size), y->size, what);
     CHECK(g.n == 0);
@@ -164,7 +164,7 @@ static void test_conv2d(const char *name) {
     x = leaf(&g, &f, "x", 0);
     w = leaf(&g, &f, "w", 1);
     b = has_b ? leaf(&g, &f, "b", 1) : NULL;
-    y = op_conv2d(&g, x, w, b, stride, pad);
+    y = op_conv2d(&g, x, w, b, (ConvSpec){.stride = stride, .pad = pad});
     run_tape(&g, y, dy);
     label(what, sizeof what, name, "dw (x without grad)");
     check_ref(w->grad, dw, w->size, what);
@@ -178,7 +178,7 @@ static void test_conv2d(const char *name) {
     g = new_graph(1);
     x = leaf(&g, &f, "x", 1);
     w = leaf(&g, &f, "w", 0);
-    y = op_conv2d(&g, x, w, has_b ? leaf(&g, &f, "b", 0) : NULL, stride, pad);
+    y = op_conv2d(&g, x, w, has_b ? leaf(&g, &f, "b", 0) : NULL, (ConvSpec){.stride = stride, .pad = pad});
     run_tape(&g, y, dy);
     label(what, sizeof what, name, "dx (w without grad)");
     check_ref(x->grad, dx, x->size, what);

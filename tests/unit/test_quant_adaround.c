@@ -539,7 +539,7 @@ static void tiny_forward(void *ctx, Graph *g, int b) {
     float *x = t->data + (size_t)b * t->B * t->ex_len;
     if (t->is_conv) {
         int s[4] = {t->B, 2, 7, 7};
-        conv2d_relu_forward(g, &t->conv, graph_input(g, x, 4, s));
+        conv2d_forward(g, &t->conv, graph_input(g, x, 4, s), CONV_ACT_RELU, CONV_NCHW);
     } else {
         int s[2] = {t->B, 6};
         linear_forward(g, &t->lin, graph_input(g, x, 2, s), t->B);
@@ -566,11 +566,11 @@ static double tiny_error(Tiny *t, const float *wfp, QuantSite *xq, int nb) {
         float *x = t->data + (size_t)b * t->B * t->ex_len;
         int s4[4] = {t->B, 2, 7, 7}, s2[2] = {t->B, 6};
         Tensor *xt = t->is_conv ? graph_input(&g, x, 4, s4) : graph_input(&g, x, 2, s2);
-        Tensor *yq = t->is_conv ? conv2d_relu_forward(&g, &t->conv, xt) : linear_forward(&g, &t->lin, xt, t->B);
+        Tensor *yq = t->is_conv ? conv2d_forward(&g, &t->conv, xt, CONV_ACT_RELU, CONV_NCHW) : linear_forward(&g, &t->lin, xt, t->B);
         memcpy(wp->t.data, wfp, wp->t.size * sizeof(float));
         wsite->q = NULL;
         xq->q = NULL;
-        Tensor *yf = t->is_conv ? conv2d_relu_forward(&g, &t->conv, xt) : linear_forward(&g, &t->lin, xt, t->B);
+        Tensor *yf = t->is_conv ? conv2d_forward(&g, &t->conv, xt, CONV_ACT_RELU, CONV_NCHW) : linear_forward(&g, &t->lin, xt, t->B);
         memcpy(wp->t.data, wq, wp->t.size * sizeof(float));
         for (size_t i = 0; i < yq->size; i++) err += ((double)yq->data[i] - yf->data[i]) * ((double)yq->data[i] - yf->data[i]);
         cnt += yq->size;

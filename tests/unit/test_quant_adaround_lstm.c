@@ -114,7 +114,7 @@ static void run(const char *const *sets, int nsets, int all_rows, const char *wh
     for (int i = 0; i < n.sites.n; i++) {
         QuantSite *s = n.sites.items[i];
         if (s->kind != SITE_WEIGHT) continue;
-        CHECK(s->layer_kind == LAYER_LSTM && s->layer_ptr != NULL);
+        CHECK(s->layer_kind == LAYER_LSTM && s->bias != NULL && s->geom.out == s->weight->t.shape[0]);
         wsites[nw] = s;
         wfp[nw] = malloc(s->weight->t.size * sizeof(float));
         memcpy(wfp[nw], s->weight->t.data, s->weight->t.size * sizeof(float));

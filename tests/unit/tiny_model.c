@@ -16,7 +16,8 @@ Model *tiny_model(void) {
     param_list_add(&model.params, step);
     quant_site_declare(&model.sites, &sites[0], "fc", SITE_WEIGHT, 1, SITE_FIRST, 2);
     quant_site_declare(&model.sites, &sites[1], "fc", SITE_INPUT, 0, SITE_FIRST, 1);
-    quant_site_bind(&sites[0], &sites[1], LAYER_LINEAR, NULL, model.params.items[0], FOLLOW_NONE);
+    quant_site_bind(&sites[0], &sites[1], LAYER_LINEAR, (SiteGeometry){.in = 3, .out = 2}, model.params.items[0],
+                    model.params.items[1], FOLLOW_NONE);
     sites[0].q = &weight_quantizer;
     model.train_batches = 7;
     return &model;
