@@ -39,9 +39,11 @@ typedef struct {
     const char *name;
     /* Set parameters from the FP tensor (weights) or first batch (activations). */
     void (*init)(Quantizer *q, QuantInput in);
-    /* Optional: once per training step before the quantizer's first forward in it (LSQ:
-     * the step's learning-rate scale). Called through quantizer_begin_step. */
-    void (*begin_step)(Quantizer *q);
+    /* Optional: once per training step before the quantizer's first forward in it, with
+     * the tensor that forward will see (in.x NULL where the caller makes it only during
+     * the step: the LSTM hidden state). LSQ: the step's learning-rate scale; PACT's SAWB
+     * weights: alpha_w from this step's weights. Called through quantizer_begin_step. */
+    void (*begin_step)(Quantizer *q, QuantInput in);
     void (*forward)(Quantizer *q, QuantInput in, float *y);
     /* dx += STE(dy) (dx may be NULL: no gradient to the input); parameter grads += ... */
     void (*backward)(Quantizer *q, QuantInput in, const float *dy, float *dx);
@@ -79,8 +81,8 @@ struct Quantizer {
 
 /* The quantizer's per-step hook, if it has one; by whoever runs it in a training forward
  * (quant sites, and the ops that call a quantizer themselves). */
-static inline void quantizer_begin_step(Quantizer *q) {
-    if (q->ops->begin_step) q->ops->begin_step(q);
+static inline void quantizer_begin_step(Quantizer *q, QuantInput in) {
+    if (q->ops->begin_step) q->ops->begin_step(q, in);
 }
 
 /* Helpers for method implementations. */

@@ -99,6 +99,7 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         }
     }
     for (int d = 0; d < l->ndir && g->training; d++)
-        if (w[d].hq) quantizer_begin_step(w[d].hq); /* after its initialisation */
+        if (w[d].hq) /* after its initialisation; h itself comes only inside the op */
+            quantizer_begin_step(w[d].hq, (QuantInput){NULL, (size_t)p->N * l->hidden, 1, p->B, 1});
     return op_lstm(g, p, xq, w, l->ndir, l->hidden, y);
 }

@@ -43,7 +43,8 @@ static void quantize_span(const float *restrict x, float *restrict y, size_t n, 
 }
 
 /* The step's learning rate is lr * mean(s) (docs/METHODS.md 1.5), from this step's s. */
-static void lsq_begin_step(Quantizer *q) {
+static void lsq_begin_step(Quantizer *q, QuantInput in) {
+    (void)in;
     const Param *p = q->params[0];
     int rows = (int)p->t.size;
     double mean = 0.0;

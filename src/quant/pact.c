@@ -25,7 +25,7 @@
  *   E1 = mean|w|, E2 = sqrt(mean w^2); alpha_w = c1 E2 + c2 E1 for b = 2..5 (table below),
  *   max|w| otherwise; alpha_w <= 0 -> max(max|w|, 1e-8). L = 2^b - 1,
  *   t = clip(w/alpha_w, -1, 1), k = round((t + 1)/2 L) (code 0..L), wq = (2k/L - 1) alpha_w.
- *   alpha_w is recomputed from the current weights at every training forward (no gradient
+ *   alpha_w is recomputed from the current weights at every training step (begin_step; no gradient
  *   through it) and stored in the frozen state parameter "alpha_w", so evaluation uses the
  *   last training value and checkpoints carry it. Evaluation with a stored 0 (never set)
  *   computes it from the weights (without storing it). init() sets it from the FP weights.
@@ -150,6 +150,13 @@ static void pact_init(Quantizer *q, QuantInput in) {
     }
 }
 
+/* SAWB weights: alpha_w of this step's weights, which the step's forward, backward and
+ * (frozen) evaluation and export use. */
+static void pact_begin_step(Quantizer *q, QuantInput in) {
+    Pact *p = q->state;
+    if (p->kind == PACT_W_SAWB) q->params[0]->t.data[0] = sawb_alpha(p, in.x, in.n);
+}
+
 static void pact_forward(Quantizer *q, QuantInput in, float *y) {
     Pact *p = q->state;
     const float *x = in.x;
@@ -166,13 +173,7 @@ static void pact_forward(Quantizer *q, QuantInput in, float *y) {
         break;
     }
     case PACT_W_SAWB: {
-        float a;
-        if (in.training) {
-            a = sawb_alpha(p, x, in.n);
-            q->params[0]->t.data[0] = a; /* frozen for evaluation */
-        } else {
-            a = sawb_alpha_frozen(q, in);
-        }
+        float a = sawb_alpha_frozen(q, in);
         float inv = 1.0f / a, half = 0.5f * L, step = a / L;
 #pragma omp parallel for schedule(static) if (n > 65536)
         for (long i = 0; i < n; i++) {
@@ -327,7 +328,7 @@ static void pact_destroy(Quantizer *q) {
 }
 
 static const QuantizerOps PACT_OPS = {
-    .name = "pact", .init = pact_init, .forward = pact_forward, .backward = pact_backward,
+    .name = "pact", .init = pact_init, .begin_step = pact_begin_step, .forward = pact_forward, .backward = pact_backward,
     .export_codes = pact_export, .clamp = pact_clamp, .destroy = pact_destroy,
 };
 

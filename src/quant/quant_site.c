@@ -76,7 +76,7 @@ static void init_on_first_use(QuantSite *s, const Tensor *x, int batch, int trai
 Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training) {
     if (!s->q) return NULL;
     init_on_first_use(s, x, batch, training);
-    if (training) quantizer_begin_step(s->q);
+    if (training) quantizer_begin_step(s->q, site_input(s, x, batch, training));
     return s->q;
 }
 
@@ -85,6 +85,6 @@ Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     Quantizer *q = s->q;
     if (!q) return x;
     init_on_first_use(s, x, batch, g->training);
-    if (g->training) quantizer_begin_step(q);
+    if (g->training) quantizer_begin_step(q, site_input(s, x, batch, 1));
     return op_fake_quant(g, q, x, q->per_channel ? s->rows : 1, batch);
 }

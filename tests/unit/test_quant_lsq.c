@@ -326,7 +326,7 @@ static void test_per_channel(void) {
     q->params[0]->lr_scale = 1.0f;
     q->ops->forward(q, input_rb(w, R * C, R, 1), y);
     CHECK(q->params[0]->lr_scale == 1.0f);
-    quantizer_begin_step(q);
+    quantizer_begin_step(q, input_rb(w, R * C, R, 1));
     CHECK(q->params[0]->lr_scale == 2.0f);
     quant_destroy(q);
 }
