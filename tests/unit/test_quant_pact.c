@@ -57,6 +57,13 @@ static QuantInput input(const float *x, size_t n, int training) {
     return in;
 }
 
+/* A training step's forward: the per-step hook (SAWB: alpha_w from these weights), then
+ * the forward, as quant sites run them. */
+static void train_forward(Quantizer *q, QuantInput in, float *y) {
+    quantizer_begin_step(q, in);
+    q->ops->forward(q, in, y);
+}
+
 static float dalpha(const Quantizer *q) { return quant_grad(q, 0); }
 
 /* Per-element derivatives (upstream G = e_j for each j): dY_j/dx_j and dY_j/dalpha. */
@@ -108,7 +115,7 @@ static void test_p1(void) {
     set_alpha(q, 2.0f);
     float y[5];
     memset(dx, 0, sizeof dx);
-    q->ops->forward(q, input(x, 5, 1), y);
+    train_forward(q, input(x, 5, 1), y);
     q->ops->backward(q, input(x, 5, 1), G, dx);
     CHECK_VEC(dx, dx_want, 5, "P1 dL/dx (L2)");
     CHECK_CLOSE(dalpha(q), -0.75 + 0.0004, 1e-6);
@@ -152,7 +159,7 @@ static void test_p3(void) {
 
     Quantizer *q = make(2, SAWB);
     CHECK(q->nparams == 1 && !strcmp(q->params[0]->name, "alpha_w") && q->params[0]->frozen == 1);
-    q->ops->forward(q, input(P3W, 8, 1), y);
+    train_forward(q, input(P3W, 8, 1), y);
     CHECK_CLOSE(q->params[0]->t.data[0], 0.331165, 2e-6);
     {
         const double want[8] = {0.331165, -0.110388, 0.110388, -0.331165, 0.110388, -0.110388, 0.110388, -0.331165};
@@ -185,7 +192,7 @@ static void test_p3(void) {
     quant_destroy(q);
 
     q = make(4, SAWB);
-    q->ops->forward(q, input(P3W, 8, 1), y);
+    train_forward(q, input(P3W, 8, 1), y);
     CHECK_CLOSE(q->params[0]->t.data[0], 0.452521, 5e-6);
     {
         const double want[8] = {0.331848, -0.090504, 0.030168, -0.452521, 0.211176, -0.030168, 0.150840, -0.271512};
@@ -194,7 +201,7 @@ static void test_p3(void) {
     quant_destroy(q);
 
     q = make(8, SAWB);
-    q->ops->forward(q, input(P3W, 8, 1), y);
+    train_forward(q, input(P3W, 8, 1), y);
     CHECK(q->params[0]->t.data[0] == 0.44f); /* max|w| */
     double step = 0.88 / 255;
     for (int i = 0; i < 8; i++) {
@@ -212,7 +219,7 @@ static void test_p4(void) {
     float y[8];
     Quantizer *q = make(2, DOREFA);
     CHECK(q->nparams == 0);
-    q->ops->forward(q, input(P3W, 8, 1), y);
+    train_forward(q, input(P3W, 8, 1), y);
     const double want[8] = {1, -1.0 / 3, 1.0 / 3, -1, 1.0 / 3, -1.0 / 3, 1.0 / 3, -1.0 / 3};
     CHECK_VEC(y, want, 8, "P4 DoReFa b=2");
     int32_t codes[8];
@@ -235,7 +242,7 @@ static void test_l2_once_per_step(void) {
     float y[5];
     /* step 1: three calls (an LSTM-like site): data part 3 * -0.75, L2 once */
     for (int c = 0; c < 3; c++) {
-        q->ops->forward(q, input(x, 5, 1), y);
+        train_forward(q, input(x, 5, 1), y);
         q->ops->backward(q, input(x, 5, 1), G, NULL);
     }
     CHECK_CLOSE(dalpha(q), 3 * -0.75 + 0.0004, 1e-6);
@@ -243,7 +250,7 @@ static void test_l2_once_per_step(void) {
     q->params[0]->t.data[0] = 3.0f;
     q->ops->clamp(q);
     quant_zero_grads(q);
-    q->ops->forward(q, input(x, 5, 1), y);
+    train_forward(q, input(x, 5, 1), y);
     q->ops->backward(q, input(x, 5, 1), G, NULL);
     CHECK_CLOSE(dalpha(q), 2 * 1e-4 * 3.0, 1e-6); /* no x >= 3 */
     q->ops->backward(q, input(x, 5, 1), G, NULL);
@@ -309,16 +316,17 @@ static void test_init_clamp(void) {
     const float pm[4] = {0.5f, -0.5f, 0.5f, -0.5f};
     float y[4];
     q = make(4, SAWB);
-    q->ops->forward(q, input(pm, 4, 1), y);
+    train_forward(q, input(pm, 4, 1), y);
     CHECK(q->params[0]->t.data[0] == 0.5f); /* fallback max|w| */
     for (int i = 0; i < 4; i++) CHECK_CLOSE(y[i], pm[i], 1e-6);
-    q->ops->forward(q, input(zeros, 4, 1), y);
+    train_forward(q, input(zeros, 4, 1), y);
     CHECK(q->params[0]->t.data[0] == 1e-8f);
     for (int i = 0; i < 4; i++) CHECK(fabsf(y[i]) <= 1e-8f / 15 * 1.0001f);
     quant_destroy(q);
 }
 
-/* SAWB: recomputed at every training forward, frozen for evaluation. */
+/* SAWB: recomputed at every training step (begin_step), frozen for evaluation; a
+ * forward alone stores nothing. */
 static void test_sawb_frozen(void) {
     float w2[8], y[8], y2[8];
     for (int i = 0; i < 8; i++) w2[i] = 2.0f * P3W[i];
@@ -327,8 +335,10 @@ static void test_sawb_frozen(void) {
     q->ops->forward(q, input(P3W, 8, 0), y);
     CHECK(q->params[0]->t.data[0] == 0.0f);
     CHECK_CLOSE(y[0], 0.331165, 2e-6);
-    /* training stores it */
+    /* a training forward alone does not set it; the step's hook does */
     q->ops->forward(q, input(P3W, 8, 1), y);
+    CHECK(q->params[0]->t.data[0] == 0.0f);
+    train_forward(q, input(P3W, 8, 1), y);
     float a1 = q->params[0]->t.data[0];
     CHECK_CLOSE(a1, 0.331165, 2e-6);
     /* evaluation on changed weights keeps the trained value */
@@ -339,7 +349,7 @@ static void test_sawb_frozen(void) {
         CHECK_CLOSE(y2[i], (2 * k / 3 - 1) * a1, 1e-6);
     }
     /* the next training forward follows the weights */
-    q->ops->forward(q, input(w2, 8, 1), y2);
+    train_forward(q, input(w2, 8, 1), y2);
     CHECK_CLOSE(q->params[0]->t.data[0], 2 * 0.331165, 4e-6);
     for (int i = 0; i < 8; i++) CHECK_CLOSE(y2[i], 2 * y[i], 2e-6);
     quant_destroy(q);
@@ -386,7 +396,7 @@ static void test_properties(void) {
             Quantizer *q = make(b, kind);
             float alpha = kind == UNSIGNED_ACT ? 2.1f : 1.7f;
             if (kind <= SIGNED_ACT) set_alpha(q, alpha);
-            q->ops->forward(q, input(x, N, 1), y);
+            train_forward(q, input(x, N, 1), y);
             double L = kind == SIGNED_ACT ? ldexp(1, b - 1) - 1 : ldexp(1, b) - 1;
             double a = kind <= SIGNED_ACT ? alpha : (kind == SAWB ? q->params[0]->t.data[0] : 1.0);
             /* (a) on the grid, and no more distinct outputs than the level count */
@@ -543,7 +553,7 @@ static void test_accumulation(void) {
     for (int kind = 0; kind < 4; kind++) {
         Quantizer *q = make(4, kind);
         if (kind <= SIGNED_ACT) set_alpha(q, 0.5f);
-        q->ops->forward(q, input(x, N, 1), y);
+        train_forward(q, input(x, N, 1), y);
         memset(dx1, 0, sizeof dx1);
         memset(dx2, 0, sizeof dx2);
         q->ops->backward(q, input(x, N, 1), g, dx1);
@@ -580,7 +590,7 @@ static void test_determinism(void) {
             Quantizer *q = make_cfg(4, kind, &cfg_def);
             q->ops->init(q, input(x, n, 1));
             q->initialized = 1;
-            q->ops->forward(q, input(x, n, 1), yy[t]);
+            train_forward(q, input(x, n, 1), yy[t]);
             memset(dx[t], 0, n * sizeof(float));
             q->ops->backward(q, input(x, n, 1), g, dx[t]);
             grad[t] = dalpha(q);
@@ -675,7 +685,7 @@ static void test_fixtures(void) {
                 q = make(b, kind);
             }
             float *y = malloc(n * sizeof *y), *dx = calloc(n, sizeof *dx);
-            q->ops->forward(q, input(x, n, 1), y);
+            train_forward(q, input(x, n, 1), y);
             q->ops->backward(q, input(x, n, 1), dy, dx);
             snprintf(what, sizeof what, "pact b=%d %s: y", b, cases[c]);
             check_array_close(y, fixture_data(&f, FX("y"), n), n, 1e-4, 1e-3, what, __FILE__, __LINE__);
