@@ -386,11 +386,10 @@ static int open_run(Trainer *t, RunLock *lock, ResumeState *rs, int *resuming) {
 }
 
 /* The model, its quantizers on every site, and the FP checkpoint it starts from. */
-static void prepare_model(Trainer *t, int resuming, QuantBits *qb) {
+static void prepare_model(Trainer *t, int resuming, const QuantBits *qb) {
     const TrainOptions *o = t->o;
     const QuantMethod *qm = t->qm;
     const Config *cfg = t->cfg;
-    *qb = quant_bits(qm->make, cfg);
     Model *m = t->m = t->md->create(cfg, o->seed);
     quant_attach(qm->make, cfg, &m->sites, &m->params);
     printf("quant sites (%s, W%dA%d, first/last %s):\n", qm->name, qb->weight_bits, qb->act_bits,
@@ -571,8 +570,8 @@ static int run_one(const TrainOptions *o, const QuantMethod *qm, const ModelDef 
     RunLock lock;
     ResumeState rs;
     int resuming;
+    QuantBits qb = quant_bits(qm->make, cfg); /* a bad bit width stops before a run folder exists */
     if (open_run(&t, &lock, &rs, &resuming)) return 1;
-    QuantBits qb;
     prepare_model(&t, resuming, &qb);
     Schedule sc;
     prepare_training(&t, &sc);
