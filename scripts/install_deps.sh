@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libopenblas-openmp-dev libopenblas0-openmp
-      libyaml-dev zlib1g-dev libpng-dev libstb-dev libutf8proc-dev libjansson-dev curl ca-certificates "$@")
+      libyaml-dev zlib1g-dev libpng-dev libstb-dev libutf8proc-dev libjansson-dev protobuf-c-compiler libprotobuf-c-dev curl ca-certificates "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,8 @@
 int cmd_train(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_table(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Shared flag helpers: "--name value" or "--name=value". Returns the value and advances
  * *i, or NULL when argv[*i] is not this flag. Dies when the value is missing. */

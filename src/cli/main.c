@@ -13,6 +13,8 @@ static const char USAGE[] =
     "Commands:\n"
     "  train    train or quantize one model (qat train --help)\n"
     "  table    fill the results table: methods x models at B bits (qat table --help)\n"
+    "  export   write a finished run as an ONNX model (qat export --help)\n"
+    "  eval     evaluate a finished run, or another engine's outputs (qat eval --help)\n"
     "  fetch    set up a dataset in data/, checked against its sha256 (qat fetch --help)\n"
     "\n"
     "Environment: QAT_DATA_DIR (data root, default data), QAT_DATA_MIRROR (local copy of the\n"
@@ -31,7 +33,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "fetch") == 0) return cmd_fetch(argc - 2, argv + 2);
     if (strcmp(cmd, "table") == 0) return cmd_table(argc - 2, argv + 2);
-    if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "export") == 0)
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0)
         qat_die("'qat %s' is not available yet in this version", cmd);
     qat_die("unknown command '%s' (see qat --help)", cmd);
 }

@@ -35,6 +35,23 @@ typedef struct {
     float offset;
 } QuantExport;
 
+/* What forward computes on each element of an activation, as data (for the ONNX export
+ * and the integer engine), with the quantizer's current parameters:
+ *     a = sym ? |x| : x
+ *     t = clip(div != 0 ? a / div : a * mul + add, lo, hi)      (float arithmetic)
+ *     k = levels ? the index of the level nearest t : round_half_even(t)
+ *     y = (sym ? sign(x) : 1) * (levels ? levels[k] : k) * out_scale
+ * Ties between two levels go to the lower one (nlevels >= 2, ascending). A quantizer
+ * whose forward computes in double documents where the float form can differ in the
+ * last place (docs/EXPORT.md). */
+typedef struct {
+    int sym;
+    float div, mul, add, lo, hi;
+    const float *levels; /* owned by the quantizer, valid until its next forward */
+    int nlevels;
+    float out_scale;
+} QuantFunc;
+
 typedef struct {
     const char *name;
     /* Set parameters from the FP tensor (weights) or first batch (activations). */
@@ -47,6 +64,8 @@ typedef struct {
     void (*forward)(Quantizer *q, QuantInput in, float *y);
     /* dx += STE(dy) (dx may be NULL: no gradient to the input); parameter grads += ... */
     void (*backward)(Quantizer *q, QuantInput in, const float *dy, float *dx);
+    /* Activation quantizers: forward as a QuantFunc (evaluation mode). */
+    void (*describe)(const Quantizer *q, QuantFunc *f);
     /* Integer codes of in.x (same grid as forward with training = 0). */
     void (*export_codes)(Quantizer *q, QuantInput in, QuantExport *out);
     /* Called after each optimizer step: keep parameters in range (s >= 1e-8, ...). */

@@ -239,6 +239,17 @@ int run_store_read_result(const char *dir, const char *key, RunResult *out) {
     json_t *v = json_object_get(metrics, out->metric);
     out->value = json_is_number(v) ? json_number_value(v) : NAN;
     out->wall_seconds = json_is_number(wall) ? json_number_value(wall) : NAN;
+    const struct {
+        const char *key;
+        char *dst;
+    } names[] = {{"model", out->model}, {"quantizer", out->quantizer}, {"config_hash", out->config_hash}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *s = json_object_get(root, names[i].key);
+        if (json_is_string(s)) snprintf(names[i].dst, 32, "%s", json_string_value(s));
+    }
+    json_t *wb = json_object_get(root, "weight_bits"), *ab = json_object_get(root, "act_bits");
+    out->weight_bits = json_is_integer(wb) ? (int)json_integer_value(wb) : 0;
+    out->act_bits = json_is_integer(ab) ? (int)json_integer_value(ab) : 0;
     json_decref(root);
     return 1;
 }

@@ -68,6 +68,9 @@ typedef struct {
     char metric[64]; /* the metric read: the one asked for, or the run's headline metric */
     double value;    /* its value (NaN when absent) */
     double wall_seconds;
+    char model[32], quantizer[32]; /* "" when absent */
+    char config_hash[32];
+    int weight_bits, act_bits;
 } RunResult;
 
 /* 0 when dir has no result.json; 1 when it has one and it was read. key: the metric to

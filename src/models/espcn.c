@@ -139,38 +139,94 @@ static void save_png(const char *dir, const char *set, const SrImage *im, const 
     free(px);
 }
 
-/* Whole images, one at a time: PSNR of each, averaged per set. "loss" is the mean MSE
- * (on [0,1], unclipped) over the first set's images, the training objective. */
-static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+/* ---- evaluation as arrays: every test image in turn, lr [1,1,h,w] -> hr [1,1,3h,3w] ---- */
+
+static int eval_batches(Model *m) {
     Espcn *s = m->self;
-    (void)split; /* the SR benchmarks are test sets; there is no validation split */
+    int n = 0;
+    for (int k = 0; k < s->ntest; k++) n += s->test[k].n;
+    return n;
+}
+
+/* Image b of the sets in order. */
+static const SrImage *eval_image(Espcn *s, int b) {
+    for (int k = 0; k < s->ntest; k++) {
+        if (b < s->test[k].n) return &s->test[k].img[b];
+        b -= s->test[k].n;
+    }
+    QAT_ASSERT(0);
+    return NULL;
+}
+
+static void eval_inputs(Model *m, int b, NpyArray *in) {
+    Espcn *s = m->self;
+    const SrImage *im = eval_image(s, b);
+    int h = im->h / s->scale, w = im->w / s->scale;
+    in[0] = npy_new(NPY_F32, 4, (const int64_t[]){1, 1, h, w});
+    memcpy(in[0].data, im->lr, (size_t)h * w * sizeof(float));
+}
+
+static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
+    Espcn *s = m->self;
+    int h = (int)in[0].shape[2], w = (int)in[0].shape[3];
+    Tensor *y = forward(s, g, in[0].data, 1, h, w);
+    NpyArray out = npy_new(NPY_F32, 4, (const int64_t[]){1, 1, h * s->scale, w * s->scale});
+    memcpy(out.data, y->data, y->size * sizeof(float));
+    return out;
+}
+
+/* PSNR of each image, averaged per set. "loss" is the mean MSE (on [0,1], unclipped)
+ * over the first set's images, the training objective. */
+static void eval_metrics(Model *m, const NpyArray *out, Metrics *metrics) {
+    Espcn *s = m->self;
     double loss = 0.0;
+    int b = 0;
     for (int k = 0; k < s->ntest; k++) {
         const SrSet *set = &s->test[k];
         double sum = 0.0;
-        for (int i = 0; i < set->n; i++) {
+        for (int i = 0; i < set->n; i++, b++) {
             const SrImage *im = &set->img[i];
-            graph_reset(g);
-            Tensor *y = forward(s, g, im->lr, 1, im->h / s->scale, im->w / s->scale);
-            sum += psnr_y(y->data, im->hr, im->h, im->w, s->border, s->round8);
+            if (out[b].type != NPY_F32 || out[b].ndim != 4 || out[b].shape[0] != 1 || out[b].shape[1] != 1 ||
+                out[b].shape[2] != im->h || out[b].shape[3] != im->w)
+                qat_die("espcn: the output of image %d (%s) must be float32 [1, 1, %d, %d]", b, im->name, im->h, im->w);
+            const float *y = out[b].data;
+            size_t n = (size_t)im->h * im->w;
+            sum += psnr_y(y, im->hr, im->h, im->w, s->border, s->round8);
             if (k == 0) {
                 double e = 0.0;
-                for (size_t j = 0; j < y->size; j++) {
-                    double d = y->data[j] - im->hr[j] / 255.0;
+                for (size_t j = 0; j < n; j++) {
+                    double d = y[j] - im->hr[j] / 255.0;
                     e += d * d;
                 }
-                loss += e / (double)y->size / set->n;
+                loss += e / (double)n / set->n;
             }
-            if (s->save_dir[0]) save_png(s->save_dir, s->test_name[k], im, y->data);
+            if (s->save_dir[0]) save_png(s->save_dir, s->test_name[k], im, y);
         }
         char key[40];
         snprintf(key, sizeof key, "psnr_%s", s->test_name[k]);
-        metrics_set(out, key, sum / set->n);
+        metrics_set(metrics, key, sum / set->n);
         snprintf(key, sizeof key, "psnr_%s_bicubic", s->test_name[k]);
-        metrics_set(out, key, s->bicubic[k]);
+        metrics_set(metrics, key, s->bicubic[k]);
     }
+    if (s->ntest > 0) metrics_set(metrics, "loss", loss);
+}
+
+static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+    (void)split; /* the SR benchmarks are test sets; there is no validation split */
+    model_evaluate_arrays(m, g, out);
     graph_reset(g);
-    if (s->ntest > 0) metrics_set(out, "loss", loss);
+}
+
+static void export_onnx(Model *m, OnnxExport *e) {
+    Espcn *s = m->self;
+    onnx_input(e->g, "lr", ONNX_FLOAT, "N,1,H,W");
+    const char *t = export_conv2d(e, &s->conv1, "lr", CONV_ACT_TANH);
+    t = export_conv2d(e, &s->conv2, t, CONV_ACT_TANH);
+    t = export_conv2d(e, &s->conv3, t, CONV_ACT_NONE);
+    /* PixelShuffle's channel order is DepthToSpace's CRD mode */
+    OnnxAttr at[2] = {ONNX_ATTR_I("blocksize", s->scale), ONNX_ATTR_S("mode", "CRD")};
+    t = onnx_opa(e->g, "DepthToSpace", 1, &t, 2, at);
+    onnx_output_from(e->g, t, "hr", ONNX_FLOAT, "N,1,HR,WR");
 }
 
 static void free_data(Model *m) {
@@ -333,8 +389,14 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->begin_epoch = begin_epoch;
     m->train_loss = train_loss;
     m->evaluate = evaluate;
+    m->eval_batches = eval_batches;
+    m->eval_inputs = eval_inputs;
+    m->eval_forward = eval_forward;
+    m->eval_metrics = eval_metrics;
+    m->export_onnx = export_onnx;
     m->free_data = free_data;
     return m;
 }
 
-const ModelDef espcn_model = {"espcn", SCHEMA, "psnr_set5", create};
+static const char *const EVAL_INPUTS[] = {"lr", NULL};
+const ModelDef espcn_model = {"espcn", SCHEMA, "psnr_set5", create, EVAL_INPUTS, "hr"};

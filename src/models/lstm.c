@@ -269,4 +269,4 @@ static Model *create(const Config *cfg, uint64_t seed) {
     return model;
 }
 
-const ModelDef lstm_model = {"lstm", SCHEMA, "roc_auc", create};
+const ModelDef lstm_model = {"lstm", SCHEMA, "roc_auc", create, NULL, NULL};

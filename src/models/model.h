@@ -12,7 +12,9 @@
 
 #include "core/graph.h"
 #include "core/param.h"
+#include "export/onnx_export.h"
 #include "io/config.h"
+#include "io/npy.h"
 #include "quant/quant_site.h"
 
 #define METRICS_MAX 24
@@ -34,6 +36,9 @@ typedef struct {
     const CfgField *schema;      /* model:, dataset:, training: keys with defaults */
     const char *metric;          /* headline metric key in result.json ("accuracy") */
     Model *(*create)(const Config *cfg, uint64_t seed);
+    /* The exported graph's inputs (NULL-terminated) and output, by name (docs/EXPORT.md). */
+    const char *const *eval_inputs;
+    const char *eval_output;
 } ModelDef;
 
 struct Model {
@@ -56,12 +61,26 @@ struct Model {
     /* Frees what the model file allocated (m->self and what it holds); model_free
      * calls it after the quantizers and the parameters, the model's in one place. */
     void (*free_data)(Model *m);
+    /* Evaluation as arrays, for `qat export` and `qat eval` (NULL where a model has none):
+     * the test split in eval_batches() batches; batch b's inputs are the exported graph's
+     * (eval_inputs fills one array per def->eval_inputs name), eval_forward is qat's own
+     * forward of them (g in evaluation mode), and eval_metrics scores the outputs of
+     * every batch, whichever engine made them. A model's evaluate("test") goes through
+     * these too, so a metric is computed in one place. */
+    int (*eval_batches)(Model *m);
+    void (*eval_inputs)(Model *m, int b, NpyArray *in);
+    NpyArray (*eval_forward)(Model *m, Graph *g, const NpyArray *in);
+    void (*eval_metrics)(Model *m, const NpyArray *out, Metrics *metrics);
+    /* Writes the evaluation graph: inputs, layers through their sites, the output. */
+    void (*export_onnx)(Model *m, OnnxExport *e);
     void *self;
 };
 
 /* Frees a model: its sites' quantizers, every parameter (quantizer parameters included),
  * its own data (free_data), the Model. */
 void model_free(Model *m);
+/* evaluate() through the array hooks: every batch's forward, then the metrics. */
+void model_evaluate_arrays(Model *m, Graph *g, Metrics *out);
 
 /* Registry */
 const ModelDef *model_find(const char *name); /* NULL when unknown */

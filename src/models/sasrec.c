@@ -566,4 +566,4 @@ static Model *create(const Config *cfg, uint64_t seed) {
     return m;
 }
 
-const ModelDef sasrec_model = {"sasrec", SCHEMA, "ndcg@10", create};
+const ModelDef sasrec_model = {"sasrec", SCHEMA, "ndcg@10", create, NULL, NULL};

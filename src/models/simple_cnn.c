@@ -77,24 +77,71 @@ static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *co
     return op_softmax_cross_entropy(g, logits, s->batch_y);
 }
 
-static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+/* ---- evaluation as arrays: image [B,1,28,28] -> logits [B,10] ------------------------ */
+
+static int eval_batches(Model *m) {
     SimpleCnn *s = m->self;
-    (void)split; /* MNIST has train and test only: every evaluation uses the test set */
+    return (s->test.n + m->batch_size - 1) / m->batch_size;
+}
+
+static int eval_batch_size(Model *m, int b) {
+    SimpleCnn *s = m->self;
+    int start = b * m->batch_size;
+    return s->test.n - start < m->batch_size ? s->test.n - start : m->batch_size;
+}
+
+static void eval_inputs(Model *m, int b, NpyArray *in) {
+    SimpleCnn *s = m->self;
+    int B = eval_batch_size(m, b);
+    in[0] = npy_new(NPY_F32, 4, (const int64_t[]){B, 1, 28, 28});
+    memcpy(in[0].data, s->test.images + (size_t)b * m->batch_size * 784, (size_t)B * 784 * sizeof(float));
+}
+
+static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
+    int B = (int)in[0].shape[0];
+    Tensor *logits = forward(m->self, g, in[0].data, B);
+    NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, 10});
+    memcpy(out.data, logits->data, (size_t)B * 10 * sizeof(float));
+    return out;
+}
+
+static void eval_metrics(Model *m, const NpyArray *out, Metrics *metrics) {
+    SimpleCnn *s = m->self;
     const ImageSet *set = &s->test;
     double loss = 0.0, correct = 0.0;
-    int *idx = qat_malloc((size_t)m->batch_size * sizeof(int));
-    for (int start = 0; start < set->n; start += m->batch_size) {
-        int B = set->n - start < m->batch_size ? set->n - start : m->batch_size;
-        for (int i = 0; i < B; i++) idx[i] = start + i;
-        graph_reset(g);
-        gather(s, set, idx, B);
-        Tensor *logits = forward(s, g, s->batch_x, B);
-        correct += accuracy_count(logits->data, s->batch_y, B, 10);
-        loss += op_softmax_cross_entropy(g, logits, s->batch_y)->data[0] * B;
+    Graph g;
+    graph_init(&g, 0);
+    for (int b = 0; b < eval_batches(m); b++) {
+        int B = eval_batch_size(m, b);
+        if (out[b].type != NPY_F32 || out[b].ndim != 2 || out[b].shape[0] != B || out[b].shape[1] != 10)
+            qat_die("simple_cnn: the outputs of batch %d must be float32 [%d, 10]", b, B);
+        const int *labels = set->labels + (size_t)b * m->batch_size;
+        correct += accuracy_count(out[b].data, labels, B, 10);
+        graph_reset(&g);
+        Tensor *logits = graph_input(&g, out[b].data, 2, (const int[]){B, 10});
+        loss += op_softmax_cross_entropy(&g, logits, labels)->data[0] * B;
     }
-    free(idx);
-    metrics_set(out, "accuracy", correct / set->n);
-    metrics_set(out, "loss", loss / set->n);
+    graph_free(&g);
+    metrics_set(metrics, "accuracy", correct / set->n);
+    metrics_set(metrics, "loss", loss / set->n);
+}
+
+static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+    (void)split; /* MNIST has train and test only: every evaluation uses the test set */
+    model_evaluate_arrays(m, g, out);
+}
+
+static void export_onnx(Model *m, OnnxExport *e) {
+    SimpleCnn *s = m->self;
+    onnx_input(e->g, "image", ONNX_FLOAT, "N,1,28,28");
+    const char *h = export_conv2d(e, &s->conv1, "image", CONV_ACT_RELU);
+    h = export_conv2d(e, &s->conv2, h, CONV_ACT_RELU);
+    int64_t k[2] = {2, 2};
+    OnnxAttr pool[2] = {ONNX_ATTR_INTS("kernel_shape", k, 2), ONNX_ATTR_INTS("strides", k, 2)};
+    h = onnx_opa(e->g, "MaxPool", 1, &h, 2, pool);
+    OnnxAttr axis = ONNX_ATTR_I("axis", 1);
+    h = onnx_opa(e->g, "Flatten", 1, &h, 1, &axis);
+    onnx_output_from(e->g, export_linear(e, &s->fc, h), "logits", ONNX_FLOAT, "N,10");
 }
 
 static void free_data(Model *m) {
@@ -147,7 +194,13 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->train_loss = train_loss;
     m->evaluate = evaluate;
     m->free_data = free_data;
+    m->eval_batches = eval_batches;
+    m->eval_inputs = eval_inputs;
+    m->eval_forward = eval_forward;
+    m->eval_metrics = eval_metrics;
+    m->export_onnx = export_onnx;
     return m;
 }
 
-const ModelDef simple_cnn_model = {"simple_cnn", SCHEMA, "accuracy", create};
+static const char *const EVAL_INPUTS[] = {"image", NULL};
+const ModelDef simple_cnn_model = {"simple_cnn", SCHEMA, "accuracy", create, EVAL_INPUTS, "logits"};

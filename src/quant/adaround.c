@@ -205,6 +205,12 @@ static void ada_backward(Quantizer *q, QuantInput in, const float *dy, float *dx
     }
 }
 
+static void ada_describe(const Quantizer *q, QuantFunc *f) {
+    float lo, hi, step = q->params[0]->t.data[0];
+    adaround_row_grid(q, 0, &lo, &hi);
+    *f = (QuantFunc){.div = step, .lo = lo, .hi = hi, .out_scale = step};
+}
+
 static void ada_export(Quantizer *q, QuantInput in, QuantExport *out) {
     const Ada *a = q->state;
     const float *s = q->params[0]->t.data;
@@ -231,7 +237,7 @@ static void ada_destroy(Quantizer *q) { free(q->state); }
 
 static const QuantizerOps ADA_OPS = {
     .name = "adaround", .init = ada_init, .forward = ada_forward, .backward = ada_backward,
-    .export_codes = ada_export, .clamp = ada_clamp, .destroy = ada_destroy,
+    .describe = ada_describe, .export_codes = ada_export, .clamp = ada_clamp, .destroy = ada_destroy,
 };
 
 Quantizer *adaround_make(const QuantSpec *spec) {

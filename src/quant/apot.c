@@ -406,6 +406,26 @@ static void apot_init(Quantizer *q, QuantInput in) {
     }
 }
 
+/* The float form differs from the forward's double arithmetic in the last place of c*L
+ * (uniform mode) at most. */
+static void apot_describe(const Quantizer *q, QuantFunc *f) {
+    const Apot *a = q->state;
+    QAT_ASSERT(!q->is_weight);
+    float alpha = q->params[0]->t.data[0];
+    switch (a->mode) {
+    case APOT_LEVELS:
+        *f = (QuantFunc){.sym = q->is_signed, .div = alpha, .lo = 0.0f, .hi = 1.0f, .levels = a->levels,
+                         .nlevels = a->nlev, .out_scale = alpha};
+        return;
+    case APOT_UNIFORM:
+        *f = (QuantFunc){.div = alpha / a->L, .lo = q->is_signed ? -a->L : 0.0f, .hi = a->L, .out_scale = alpha / a->L};
+        return;
+    case APOT_TERNARY:
+        *f = (QuantFunc){.div = alpha, .lo = q->is_signed ? -1.0f : 0.0f, .hi = 1.0f, .out_scale = alpha};
+        return;
+    }
+}
+
 static void apot_forward(Quantizer *q, QuantInput in, float *y) {
     if (q->is_weight) apot_w_forward(q, in, y);
     else apot_a_forward(q, in, y);
@@ -471,7 +491,7 @@ static void apot_destroy(Quantizer *q) {
 
 static const QuantizerOps APOT_OPS = {
     .name = "apot", .init = apot_init, .forward = apot_forward, .backward = apot_backward,
-    .export_codes = apot_export, .clamp = apot_clamp, .destroy = apot_destroy,
+    .describe = apot_describe, .export_codes = apot_export, .clamp = apot_clamp, .destroy = apot_destroy,
 };
 
 /* --- construction ---------------------------------------------------------------------------- */

@@ -73,6 +73,12 @@ static void lsq_forward(Quantizer *q, QuantInput in, float *y) {
     }
 }
 
+static void lsq_describe(const Quantizer *q, QuantFunc *f) {
+    const Lsq *l = q->state;
+    float step = q->params[0]->t.data[0];
+    *f = (QuantFunc){.mul = 1.0f / step, .lo = -l->qn, .hi = l->qp, .out_scale = step};
+}
+
 /* dparam[r] += the step's gradient over this piece (see quantizer.h). */
 static void lsq_backward_part(Quantizer *q, QuantInput in, size_t example_size, const float *dy, float *dx,
                               double *dparam) {
@@ -146,7 +152,7 @@ static void lsq_destroy(Quantizer *q) {
 
 static const QuantizerOps LSQ_OPS = {
     .name = "lsq", .init = lsq_init, .begin_step = lsq_begin_step, .forward = lsq_forward,
-    .backward = lsq_backward, .backward_part = lsq_backward_part, .export_codes = lsq_export,
+    .backward = lsq_backward, .backward_part = lsq_backward_part, .describe = lsq_describe, .export_codes = lsq_export,
     .clamp = lsq_clamp, .destroy = lsq_destroy,
 };
 

@@ -150,6 +150,13 @@ static void pact_init(Quantizer *q, QuantInput in) {
     }
 }
 
+static void pact_describe(const Quantizer *q, QuantFunc *f) {
+    const Pact *p = q->state;
+    QAT_ASSERT(p->kind == PACT_ACT_UNSIGNED || p->kind == PACT_ACT_SIGNED);
+    float alpha = q->params[0]->t.data[0], L = p->n;
+    *f = (QuantFunc){.mul = L / alpha, .lo = p->kind == PACT_ACT_SIGNED ? -L : 0.0f, .hi = L, .out_scale = alpha / L};
+}
+
 /* SAWB weights: alpha_w of this step's weights, which the step's forward, backward and
  * (frozen) evaluation and export use. */
 static void pact_begin_step(Quantizer *q, QuantInput in) {
@@ -329,7 +336,7 @@ static void pact_destroy(Quantizer *q) {
 
 static const QuantizerOps PACT_OPS = {
     .name = "pact", .init = pact_init, .begin_step = pact_begin_step, .forward = pact_forward, .backward = pact_backward,
-    .export_codes = pact_export, .clamp = pact_clamp, .destroy = pact_destroy,
+    .describe = pact_describe, .export_codes = pact_export, .clamp = pact_clamp, .destroy = pact_destroy,
 };
 
 /* --- construction and options ------------------------------------------------------- */

@@ -191,6 +191,16 @@ static void qil_backward(Quantizer *q, QuantInput in, const float *dy, float *dx
     }
 }
 
+/* u = (a - (c - d)) / (2d) is computed in double by the forward; the float form
+ * t = a * (q / 2d) - (c - d) q / 2d can differ from it in the last place. */
+static void qil_describe(const Quantizer *q, QuantFunc *f) {
+    QilP p = qil_params(q);
+    QAT_ASSERT(p.unit_gamma);
+    double m = p.inv2d * p.q;
+    *f = (QuantFunc){.sym = p.is_signed, .mul = (float)m, .add = (float)(-p.lo * m), .lo = 0.0f, .hi = p.q,
+                     .out_scale = p.scale};
+}
+
 static void qil_export(Quantizer *q, QuantInput in, QuantExport *out) {
     QilP p = qil_params(q);
     for (size_t i = 0; i < in.n; i++) {
@@ -216,7 +226,7 @@ static void qil_destroy(Quantizer *q) { free(q->state); }
 
 static const QuantizerOps QIL_OPS = {
     .name = "qil", .init = qil_init, .forward = qil_forward, .backward = qil_backward,
-    .export_codes = qil_export, .clamp = qil_clamp, .destroy = qil_destroy,
+    .describe = qil_describe, .export_codes = qil_export, .clamp = qil_clamp, .destroy = qil_destroy,
 };
 
 Quantizer *qil_make(const QuantSpec *spec) {

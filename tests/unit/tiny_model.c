@@ -1,6 +1,6 @@
 #include "tiny_model.h"
 
-const ModelDef TINY_MODEL_DEF = {"tiny", NULL, "accuracy", NULL};
+const ModelDef TINY_MODEL_DEF = {"tiny", NULL, "accuracy", NULL, NULL, NULL};
 
 static Model model;
 static QuantSite sites[2];

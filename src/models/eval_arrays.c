@@ -1,0 +1,26 @@
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "models/model.h"
+
+static int count_inputs(const ModelDef *d) {
+    int n = 0;
+    while (d->eval_inputs && d->eval_inputs[n]) n++;
+    return n;
+}
+
+void model_evaluate_arrays(Model *m, Graph *g, Metrics *out) {
+    int nb = m->eval_batches(m), nin = count_inputs(m->def);
+    QAT_ASSERT(nin >= 1 && nin <= 4);
+    NpyArray *outs = qat_calloc((size_t)(nb ? nb : 1), sizeof *outs);
+    for (int b = 0; b < nb; b++) {
+        NpyArray in[4];
+        graph_reset(g);
+        m->eval_inputs(m, b, in);
+        outs[b] = m->eval_forward(m, g, in);
+        for (int i = 0; i < nin; i++) npy_free(&in[i]);
+    }
+    m->eval_metrics(m, outs, out);
+    for (int b = 0; b < nb; b++) npy_free(&outs[b]);
+    free(outs);
+}
