@@ -7,7 +7,7 @@ CTEST_ARGS ?= --output-on-failure
 # Threads of every test run (unit tests read OMP_NUM_THREADS, CLI tests pass it as --threads).
 TEST_THREADS ?= 2
 
-.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench fixtures clean
+.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench fixtures clean oracles
 
 all: build
 
@@ -33,7 +33,19 @@ TABLE_PRESET ?= quick
 run: data
 	$(QAT) table --bits 4 --preset $(TABLE_PRESET) --models $(TABLE_MODELS) --threads 2
 
-test: data
+# The tests' oracles and counterparts from PyPI (onnx's checker, onnxruntime), in a virtual
+# environment of their own: qat itself runs without Python.
+ORACLES ?= .venv-oracles
+ORACLE_PKGS := onnx==1.23.2 onnxruntime==1.32.0 numpy
+oracles: $(ORACLES)/.installed
+$(ORACLES)/.installed:
+	@scripts/install_deps.sh python3-venv python3-pip
+	@python3 -m venv $(ORACLES)
+	@$(ORACLES)/bin/pip install -q --disable-pip-version-check $(ORACLE_PKGS)
+	@touch $@
+export QAT_PYTHON := $(abspath $(ORACLES))/bin/python
+
+test: data oracles
 	cd $(BUILD) && OMP_NUM_THREADS=$(TEST_THREADS) ctest $(CTEST_ARGS) -j $(JOBS)
 
 # The whole suite under each OpenBLAS kernel a machine of this kind may pick (AVX-512,
@@ -43,7 +55,7 @@ test: data
 # skipped there, and the last line says so.
 MATRIX_CORES   ?= Haswell SkylakeX Prescott
 MATRIX_THREADS ?= 1 2
-test-matrix: data
+test-matrix: data oracles
 	@start=$$(date +%s); fails=""; skipped=""; \
 	for core in $(MATRIX_CORES); do for t in $(MATRIX_THREADS); do \
 		if [ $$core = SkylakeX ] && ! grep -qw avx512f /proc/cpuinfo; then \
@@ -59,7 +71,7 @@ test-matrix: data
 	if [ -n "$$fails" ]; then echo "test-matrix: failed for$$fails"; exit 1; fi
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
-test-sanitize: data build-sanitize
+test-sanitize: data build-sanitize oracles
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 QAT_TEST_SANITIZED=1 \
 		OMP_NUM_THREADS=$(TEST_THREADS) ctest $(CTEST_ARGS) -j $(JOBS)
 

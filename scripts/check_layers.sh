@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Checks that includes between the folders of src/ point down only, in the order of
 # docs/ARCHITECTURE.md:
-#   core < io < data < metrics < nn < quant < layers < ptq < models < run < cli
+#   core < io < data < metrics < nn < quant < layers < ptq < export < models < run < cli
 # A file may include its own folder and any folder below it; a header marked "Internal to
 # DIR/" only from DIR/. Prints every upward include as FILE:LINE: FOLDER includes HEADER
 # (and every outside use of an internal header) and exits 1 when there is one.
 set -u
 cd "$(dirname "$0")/../src" || exit 2
-order=(core io data metrics nn quant layers ptq models run cli)
+order=(core io data metrics nn quant layers ptq export models run cli)
 rank() {
     local i
     for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && { echo "$i"; return; }; done

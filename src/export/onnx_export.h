@@ -15,6 +15,7 @@
 
 #include "io/onnx.h"
 #include "layers/layers.h"
+#include "layers/lstm.h"
 
 typedef struct {
     OnnxGraph *g;
@@ -37,6 +38,15 @@ const char *export_conv2d(OnnxExport *e, const Conv2d *c, const char *x, ConvAct
 const char *export_linear(OnnxExport *e, const Linear *l, const char *x);
 /* ids (int64, any shape) -> [..., dim]. */
 const char *export_embedding(OnnxExport *e, const Embedding *em, const char *ids);
+
+/* An LSTM layer over padded sequences, as one Scan per direction with the cell (and the
+ * h_{t-1} quantizer) in its body: x [N, T, in] (any values past a sequence's end), mask
+ * [N, T] bool (true while a sequence runs), zeros [N, H]. A step past the end keeps the
+ * state, so the forward scan ends on h_{len-1} and the reverse one starts at len-1, as
+ * the packed op does. *y: the outputs [N, T, ndir*H] (NULL: not needed); returns the
+ * final states [N, ndir*H] = [h_fwd(len-1) ; h_rev(0)]. */
+const char *export_lstm_layer(OnnxExport *e, const LstmLayer *l, int index, const char *x, const char *mask,
+                              const char *zeros, const char **y);
 
 /* A 1-D int64 constant (shapes, axes). */
 const char *export_ints(OnnxExport *e, int n, const int64_t *v);

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/runtime.h"
 #include "models/model.h"
 
 static int count_inputs(const ModelDef *d) {
@@ -14,6 +15,11 @@ void model_evaluate_arrays(Model *m, Graph *g, Metrics *out) {
     QAT_ASSERT(nin >= 1 && nin <= 4);
     NpyArray *outs = qat_calloc((size_t)(nb ? nb : 1), sizeof *outs);
     for (int b = 0; b < nb; b++) {
+        if (runtime_stop_requested()) { /* cut short: the caller discards the metrics */
+            for (int k = 0; k < b; k++) npy_free(&outs[k]);
+            free(outs);
+            return;
+        }
         NpyArray in[4];
         graph_reset(g);
         m->eval_inputs(m, b, in);

@@ -109,11 +109,12 @@ static void gather(Lstm *m, const ImdbSplit *s, const int *idx, int B) {
     }
 }
 
-static Tensor *forward(Lstm *m, Graph *g, const ImdbSplit *s, int B) {
+/* rows[b]: the tokens of sequence b, len[b] of them, longest first. */
+static Tensor *forward(Lstm *m, Graph *g, const int *const *rows, const int *len, int B) {
     LstmPack p;
-    lstm_pack(g, &p, m->blen, B);
+    lstm_pack(g, &p, len, B);
     for (int t = 0; t < p.T; t++)
-        for (int b = 0; b < p.bs[t]; b++) m->ids[p.off[t] + b] = s->tok[s->off[m->bidx[b]] + t];
+        for (int b = 0; b < p.bs[t]; b++) m->ids[p.off[t] + b] = rows[b][t];
     Tensor *x = embedding_forward(g, &m->emb, m->ids, p.N);
     x = op_dropout(g, x, m->emb_dropout);
     Tensor *final = NULL;
@@ -160,35 +161,117 @@ static Tensor *train_loss(Model *model, Graph *g, int b, double *correct, double
     int start = m->batch_of[b];
     int B = m->ntrain - start < model->batch_size ? m->ntrain - start : model->batch_size;
     gather(m, &m->data.train, m->order + start, B);
-    Tensor *logits = forward(m, g, &m->data.train, B);
+    const int **rows = graph_alloc(g, (size_t)B * sizeof *rows);
+    for (int i = 0; i < B; i++) rows[i] = m->data.train.tok + m->data.train.off[m->bidx[i]];
+    Tensor *logits = forward(m, g, rows, m->blen, B);
     if (correct) *correct += accuracy_count(logits->data, m->blabel, B, 2);
     if (count) *count += B;
     return op_softmax_cross_entropy(g, logits, m->blabel);
 }
 
-static void evaluate(Model *model, Graph *g, const char *split, Metrics *out) {
+/* ---- evaluation as arrays: tokens [B, T] (padded with 0) and lengths [B], longest
+ * first -> logits [B, 2], in batches of eval_batch_size in length order -------------- */
+
+static int eval_batches(Model *model) {
     Lstm *m = model->self;
-    (void)split; /* the prototype validates and tests on IMDB test */
+    return (m->ntest + m->eval_batch - 1) / m->eval_batch;
+}
+
+static int eval_batch_size(Lstm *m, int b) {
+    int start = b * m->eval_batch;
+    return m->ntest - start < m->eval_batch ? m->ntest - start : m->eval_batch;
+}
+
+static void eval_inputs(Model *model, int b, NpyArray *in) {
+    Lstm *m = model->self;
     const ImdbSplit *s = &m->data.test;
-    int EB = m->eval_batch;
+    int B = eval_batch_size(m, b);
+    gather(m, s, m->test_idx + (size_t)b * m->eval_batch, B);
+    int T = m->blen[0];
+    in[0] = npy_new(NPY_I64, 2, (const int64_t[]){B, T});
+    in[1] = npy_new(NPY_I64, 1, (const int64_t[]){B});
+    int64_t *tok = in[0].data, *len = in[1].data;
+    for (int i = 0; i < B; i++) {
+        len[i] = m->blen[i];
+        for (int t = 0; t < m->blen[i]; t++) tok[(size_t)i * T + t] = s->tok[s->off[m->bidx[i]] + t];
+    }
+}
+
+static NpyArray eval_forward(Model *model, Graph *g, const NpyArray *in) {
+    Lstm *m = model->self;
+    int B = (int)in[0].shape[0], T = (int)in[0].shape[1];
+    const int64_t *tok = in[0].data, *len64 = in[1].data;
+    int *len = graph_alloc(g, (size_t)B * sizeof *len), *flat = graph_alloc(g, (size_t)B * T * sizeof *flat);
+    const int **rows = graph_alloc(g, (size_t)B * sizeof *rows);
+    for (int i = 0; i < B; i++) {
+        len[i] = (int)len64[i];
+        for (int t = 0; t < T; t++) flat[(size_t)i * T + t] = (int)tok[(size_t)i * T + t];
+        rows[i] = flat + (size_t)i * T;
+    }
+    Tensor *logits = forward(m, g, rows, len, B);
+    NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, 2});
+    memcpy(out.data, logits->data, (size_t)B * 2 * sizeof(float));
+    return out;
+}
+
+/* ROC-AUC of z_1 - z_0, accuracy and loss over the test reviews in use. */
+static void eval_metrics(Model *model, const NpyArray *out, Metrics *metrics) {
+    Lstm *m = model->self;
     double loss = 0.0, correct = 0.0;
-    for (int start = 0; start < m->ntest && !runtime_stop_requested(); start += EB) {
-        int B = m->ntest - start < EB ? m->ntest - start : EB;
-        graph_reset(g);
-        gather(m, s, m->test_idx + start, B);
-        Tensor *logits = forward(m, g, s, B);
-        correct += accuracy_count(logits->data, m->blabel, B, 2);
-        loss += op_softmax_cross_entropy(g, logits, m->blabel)->data[0] * B;
+    Graph g;
+    graph_init(&g, 0);
+    for (int b = 0, start = 0; b < eval_batches(model); b++, start += m->eval_batch) {
+        int B = eval_batch_size(m, b);
+        if (out[b].type != NPY_F32 || out[b].ndim != 2 || out[b].shape[0] != B || out[b].shape[1] != 2)
+            qat_die("lstm: the outputs of batch %d must be float32 [%d, 2]", b, B);
+        gather(m, &m->data.test, m->test_idx + start, B);
+        const float *z = out[b].data;
+        correct += accuracy_count(z, m->blabel, B, 2);
+        graph_reset(&g);
+        Tensor *logits = graph_input(&g, out[b].data, 2, (const int[]){B, 2});
+        loss += op_softmax_cross_entropy(&g, logits, m->blabel)->data[0] * B;
         for (int i = 0; i < B; i++) {
-            m->scores[start + i] = logits->data[2 * i + 1] - logits->data[2 * i];
+            m->scores[start + i] = z[2 * i + 1] - z[2 * i];
             m->labels[start + i] = m->blabel[i];
         }
     }
+    graph_free(&g);
+    metrics_set(metrics, "roc_auc", roc_auc(m->scores, m->labels, (size_t)m->ntest));
+    metrics_set(metrics, "accuracy", correct / m->ntest);
+    metrics_set(metrics, "loss", loss / m->ntest);
+}
+
+static void export_onnx(Model *model, OnnxExport *e) {
+    Lstm *m = model->self;
+    OnnxGraph *g = e->g;
+    onnx_input(g, "tokens", ONNX_INT64, "N,T");
+    onnx_input(g, "lengths", ONNX_INT64, "N");
+    /* mask[n][t] = t < lengths[n]; zero states [N, H] */
+    const char *shape = onnx_op(g, "Shape", "tokens", NULL, NULL);
+    const char *T = onnx_op(g, "Gather", shape, onnx_scalar_int64(g, "one", 1), NULL);
+    const char *steps = onnx_op(g, "Range", onnx_scalar_int64(g, "zero", 0), T, onnx_scalar_int64(g, "one", 1));
+    int64_t one = 1, zero = 0, H = m->H;
+    const char *len = onnx_op(g, "Unsqueeze", "lengths", export_ints(e, 1, &one), NULL);
+    const char *mask = onnx_op(g, "Less", steps, len, NULL);
+    const char *N = onnx_op(g, "Slice", shape, export_ints(e, 1, &zero), export_ints(e, 1, &one));
+    const char *zshape_in[2] = {N, export_ints(e, 1, &H)};
+    OnnxAttr axis0 = ONNX_ATTR_I("axis", 0);
+    const char *zshape = onnx_opa(g, "Concat", 2, zshape_in, 1, &axis0);
+    const char *zeros = onnx_op(g, "ConstantOfShape", zshape, NULL, NULL);
+
+    const char *x = export_embedding(e, &m->emb, "tokens"), *final = NULL;
+    for (int l = 0; l < m->L; l++) {
+        const char *y = NULL;
+        final = export_lstm_layer(e, &m->layer[l], l, x, mask, zeros, l + 1 < m->L ? &y : NULL);
+        x = y;
+    }
+    onnx_output_from(g, export_linear(e, &m->fc, final), "logits", ONNX_FLOAT, "N,2");
+}
+
+static void evaluate(Model *model, Graph *g, const char *split, Metrics *out) {
+    (void)split; /* the prototype validates and tests on IMDB test */
+    model_evaluate_arrays(model, g, out);
     graph_reset(g);
-    if (runtime_stop_requested()) return; /* cut short: the trainer discards it */
-    metrics_set(out, "roc_auc", roc_auc(m->scores, m->labels, (size_t)m->ntest));
-    metrics_set(out, "accuracy", correct / m->ntest);
-    metrics_set(out, "loss", loss / m->ntest);
 }
 
 static void free_data(Model *model) {
@@ -266,7 +349,13 @@ static Model *create(const Config *cfg, uint64_t seed) {
     model->train_loss = train_loss;
     model->evaluate = evaluate;
     model->free_data = free_data;
+    model->eval_batches = eval_batches;
+    model->eval_inputs = eval_inputs;
+    model->eval_forward = eval_forward;
+    model->eval_metrics = eval_metrics;
+    model->export_onnx = export_onnx;
     return model;
 }
 
-const ModelDef lstm_model = {"lstm", SCHEMA, "roc_auc", create, NULL, NULL};
+static const char *const EVAL_INPUTS[] = {"tokens", "lengths", NULL};
+const ModelDef lstm_model = {"lstm", SCHEMA, "roc_auc", create, EVAL_INPUTS, "logits"};
