@@ -98,7 +98,7 @@ clean:
 BUILD_FUZZ   ?= build-fuzz
 FUZZ_SECONDS ?= 20
 FUZZ_CC      ?= clang-14
-FUZZ_TARGETS ?= fuzz_config fuzz_idx fuzz_imdb_tar fuzz_interactions fuzz_image fuzz_sr fuzz_state fuzz_result
+FUZZ_TARGETS ?= fuzz_config fuzz_idx fuzz_imdb_tar fuzz_interactions fuzz_image fuzz_sr fuzz_state fuzz_result fuzz_npy
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@scripts/install_deps.sh clang-14 libclang-rt-14-dev libomp-14-dev

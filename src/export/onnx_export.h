@@ -15,6 +15,7 @@
 
 #include "io/onnx.h"
 #include "layers/layers.h"
+#include "layers/attention.h"
 #include "layers/lstm.h"
 
 typedef struct {
@@ -47,6 +48,17 @@ const char *export_embedding(OnnxExport *e, const Embedding *em, const char *ids
  * final states [N, ndir*H] = [h_fwd(len-1) ; h_rev(0)]. */
 const char *export_lstm_layer(OnnxExport *e, const LstmLayer *l, int index, const char *x, const char *mask,
                               const char *zeros, const char **y);
+
+/* x [..., in] -> [..., out] (MatMul with W^T, then the bias): any rank. */
+const char *export_linear_nd(OnnxExport *e, const Linear *l, const char *x);
+
+/* LayerNorm over the last axis. */
+const char *export_layernorm(OnnxExport *e, const Param *w, const Param *b, float eps, const char *x);
+
+/* A transformer block on x [N, S, d] (sequences left-aligned: row t of a sequence sees
+ * rows 0..t, so what follows its end does not reach it); causal: [S, S] bool, true where
+ * key j <= query t. */
+const char *export_attn_block(OnnxExport *e, const AttnBlock *b, const char *x, const char *causal);
 
 /* A 1-D int64 constant (shapes, axes). */
 const char *export_ints(OnnxExport *e, int n, const int64_t *v);

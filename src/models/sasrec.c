@@ -91,6 +91,7 @@ typedef struct {
     /* config */
     int d, heads, nblocks, L, ffn, nneg, eval_neg;
     int bce, mask, from_end;
+    int eval_test; /* the split the array hooks evaluate: 1 test, 0 val */
     float dropout, emb_scale;
     /* parameters */
     Embedding item_emb, pos_emb;
@@ -277,42 +278,98 @@ static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *co
 
 /* ---- evaluation ----------------------------------------------------------------------- */
 
-static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
-    SasRec *s = m->self;
-    int test = strcmp(split, "test") == 0;
+/* ---- evaluation as arrays --------------------------------------------------------------
+ * The users with a target in the split (val or test: eval_test), EVAL_BATCH at a time.
+ * Inputs: items [B, S] (each history left-aligned, then 0), positions [B, S] (the
+ * position ids of those rows), lengths [B]; output: scores [B, rows] of every item. */
+
+static int eval_users(const SasRec *s, int *users) {
     const LooSplit *sp = &s->split;
-    int R = s->rows, d = s->d;
-    int *users = qat_malloc((size_t)sp->n_users * sizeof(int));
     int nu = 0;
     for (int u = 0; u < sp->n_users; u++)
-        if ((test ? sp->test : sp->val)[u]) users[nu++] = u;
-    float *scores = qat_malloc((size_t)EVAL_BATCH * R * sizeof(float));
-    int *hist_buf = qat_malloc((size_t)(s->L + 1) * sizeof(int));
+        if ((s->eval_test ? sp->test : sp->val)[u]) {
+            if (users) users[nu] = u;
+            nu++;
+        }
+    return nu;
+}
+
+static int eval_batches(Model *m) { return (eval_users(m->self, NULL) + EVAL_BATCH - 1) / EVAL_BATCH; }
+
+static void eval_inputs(Model *m, int b, NpyArray *in) {
+    SasRec *s = m->self;
+    const LooSplit *sp = &s->split;
+    int *users = qat_malloc((size_t)sp->n_users * sizeof(int)), *hist = qat_malloc((size_t)(s->L + 1) * sizeof(int));
+    int nu = eval_users(s, users), u0 = b * EVAL_BATCH, B = nu - u0 < EVAL_BATCH ? nu - u0 : EVAL_BATCH;
+    s->off[0] = 0;
+    int S = 0;
+    for (int i = 0; i < B; i++) {
+        int u = users[u0 + i], nt_u = sp->n_train[u];
+        /* History: training items (+ the validation item for test), last L (L-1 with the
+         * MASK token) of them. */
+        int nh = nt_u + s->eval_test, keep = s->L - s->mask;
+        const int *tr = train_seq(s, u);
+        int from = nh > keep ? nh - keep : 0, n = 0;
+        for (int k = from; k < nh; k++) hist[n++] = k < nt_u ? tr[k] : sp->val[u];
+        int len = put_sequence(s, i, hist, n);
+        S = len > S ? len : S;
+    }
+    in[0] = npy_new(NPY_I64, 2, (const int64_t[]){B, S});
+    in[1] = npy_new(NPY_I64, 2, (const int64_t[]){B, S});
+    in[2] = npy_new(NPY_I64, 1, (const int64_t[]){B});
+    int64_t *items = in[0].data, *pos = in[1].data, *len = in[2].data;
+    for (int i = 0; i < B; i++) {
+        len[i] = s->off[i + 1] - s->off[i];
+        for (int k = 0; k < len[i]; k++) {
+            items[(size_t)i * S + k] = s->ids[s->off[i] + k];
+            pos[(size_t)i * S + k] = s->pos[s->off[i] + k];
+        }
+    }
+    free(users);
+    free(hist);
+}
+
+static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
+    SasRec *s = m->self;
+    int B = (int)in[0].shape[0], S = (int)in[0].shape[1], R = s->rows, d = s->d, max_len = 0;
+    const int64_t *items = in[0].data, *pos = in[1].data, *len = in[2].data;
+    s->off[0] = 0;
+    for (int i = 0; i < B; i++) {
+        int n = (int)len[i];
+        for (int k = 0; k < n; k++) {
+            s->ids[s->off[i] + k] = (int)items[(size_t)i * S + k];
+            s->pos[s->off[i] + k] = (int)pos[(size_t)i * S + k];
+        }
+        s->off[i + 1] = s->off[i] + n;
+        s->last[i] = s->off[i + 1] - 1;
+        max_len = n > max_len ? n : max_len;
+    }
+    SeqBatch sb = {B, s->off, max_len};
+    Tensor *M;
+    Tensor *h = encode(s, g, &sb, &M);
+    Tensor *hq = quant_site_apply(g, &s->out_xq, gather_rows(g, h, s->last, B), B);
+    NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, R});
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, R, d, 1.0f, hq->data, d, M->data, d, 0.0f, out.data, R);
+    return out;
+}
+
+/* Full-ranking and sampled metrics of every user's target, and the loss. */
+static void eval_metrics(Model *m, const NpyArray *outs, Metrics *out) {
+    SasRec *s = m->self;
+    int test = s->eval_test;
+    const LooSplit *sp = &s->split;
+    int R = s->rows;
+    int *users = qat_malloc((size_t)sp->n_users * sizeof(int));
+    int nu = eval_users(s, users);
     RankStats full = {0}, sampled = {0};
     double loss = 0.0;
     int nt = omp_get_max_threads();
     unsigned char *skip_all = qat_calloc((size_t)nt * R, 1);
-    for (int u0 = 0; u0 < nu && !runtime_stop_requested(); u0 += EVAL_BATCH) {
+    for (int u0 = 0, bi = 0; u0 < nu; u0 += EVAL_BATCH, bi++) {
         int B = nu - u0 < EVAL_BATCH ? nu - u0 : EVAL_BATCH;
-        graph_reset(g);
-        s->off[0] = 0;
-        int max_len = 0;
-        for (int i = 0; i < B; i++) {
-            int u = users[u0 + i], nt_u = sp->n_train[u];
-            /* History: training items (+ the validation item for test), last L (L-1 with
-             * the MASK token) of them. */
-            int nh = nt_u + test, keep = s->L - s->mask;
-            const int *tr = train_seq(s, u);
-            int from = nh > keep ? nh - keep : 0, n = 0;
-            for (int k = from; k < nh; k++) hist_buf[n++] = k < nt_u ? tr[k] : sp->val[u];
-            int len = put_sequence(s, i, hist_buf, n);
-            max_len = len > max_len ? len : max_len;
-        }
-        SeqBatch sb = {B, s->off, max_len};
-        Tensor *M;
-        Tensor *h = encode(s, g, &sb, &M);
-        Tensor *hq = quant_site_apply(g, &s->out_xq, gather_rows(g, h, s->last, B), B);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, R, d, 1.0f, hq->data, d, M->data, d, 0.0f, scores, R);
+        if (outs[bi].type != NPY_F32 || outs[bi].ndim != 2 || outs[bi].shape[0] != B || outs[bi].shape[1] != R)
+            qat_die("sasrec: the scores of batch %d must be float32 [%d, %d]", bi, B, R);
+        const float *scores = outs[bi].data;
         RankStats f_part = {0}, s_part = {0};
         double l_part = 0.0;
 #pragma omp parallel reduction(+ : l_part)
@@ -356,7 +413,6 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
         rank_stats_merge(&sampled, &s_part);
         loss += l_part;
     }
-    graph_reset(g);
     RankStats fm, sm;
     rank_stats_mean(&full, &fm);
     rank_stats_mean(&sampled, &sm);
@@ -376,9 +432,53 @@ static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
     metrics_set(out, key, sm.hr[1]);
     metrics_set(out, "loss", nu ? loss / nu : NAN);
     free(users);
-    free(scores);
-    free(hist_buf);
     free(skip_all);
+}
+
+/* split "val": history = training items, target = validation item; "test": history =
+ * training + validation items, target = test item. */
+static void evaluate(Model *m, Graph *g, const char *split, Metrics *out) {
+    SasRec *s = m->self;
+    s->eval_test = strcmp(split, "test") == 0;
+    model_evaluate_arrays(m, g, out);
+    s->eval_test = 1; /* qat eval's split */
+    graph_reset(g);
+}
+
+static void export_onnx(Model *m, OnnxExport *e) {
+    SasRec *s = m->self;
+    OnnxGraph *g = e->g;
+    onnx_input(g, "items", ONNX_INT64, "N,S");
+    onnx_input(g, "positions", ONNX_INT64, "N,S");
+    onnx_input(g, "lengths", ONNX_INT64, "N");
+    /* causal[t][j] = j <= t */
+    const char *S = onnx_op(g, "Gather", onnx_op(g, "Shape", "items", NULL, NULL), onnx_scalar_int64(g, "one", 1), NULL);
+    const char *r = onnx_op(g, "Range", onnx_scalar_int64(g, "zero", 0), S, onnx_scalar_int64(g, "one", 1));
+    int64_t zero = 0, one = 1;
+    const char *causal = onnx_op(g, "LessOrEqual", onnx_op(g, "Unsqueeze", r, export_ints(e, 1, &zero), NULL),
+                                 onnx_op(g, "Unsqueeze", r, export_ints(e, 1, &one), NULL), NULL);
+    /* x = emb_scale * M[items] + P[positions]; M is the item table through its site, also the scorer's */
+    const char *M = export_weight_site(e, &s->item_emb.wq, s->item_emb.table);
+    const char *x = onnx_op(g, "Mul", onnx_op(g, "Gather", M, "items", NULL), onnx_scalar_float(g, "emb_scale", s->emb_scale),
+                            NULL);
+    x = onnx_op(g, "Add", x, export_embedding(e, &s->pos_emb, "positions"), NULL);
+    for (int b = 0; b < s->nblocks; b++) x = export_attn_block(e, &s->blocks[b], x, causal);
+    const char *h = export_layernorm(e, s->lnf_w, s->lnf_b, 1e-8f, x);
+    /* the read-out row lengths - 1 of every sequence: [N, 1, d] -> [N, d] */
+    int64_t sh[3] = {-1, 1, 1}, d = s->d;
+    const char *lm1 = onnx_op(g, "Sub", "lengths", onnx_scalar_int64(g, "one", 1), NULL);
+    const char *idx = onnx_op(g, "Reshape", lm1, export_ints(e, 3, sh), NULL);
+    const char *shape_in[3] = {onnx_op(g, "Shape", "lengths", NULL, NULL), export_ints(e, 1, &one), export_ints(e, 1, &d)};
+    OnnxAttr axis0 = ONNX_ATTR_I("axis", 0), axis1 = ONNX_ATTR_I("axis", 1);
+    const char *full = onnx_opa(g, "Concat", 3, shape_in, 1, &axis0);
+    const char *gin[2] = {h, onnx_op(g, "Expand", idx, full, NULL)};
+    const char *last = onnx_opa(g, "GatherElements", 2, gin, 1, &axis1);
+    last = onnx_op(g, "Squeeze", last, export_ints(e, 1, &one), NULL);
+    const char *hq = export_act_site(e, &s->out_xq, last);
+    int64_t perm[2] = {1, 0};
+    OnnxAttr tp = ONNX_ATTR_INTS("perm", perm, 2);
+    const char *mt = onnx_opa(g, "Transpose", 1, &M, 1, &tp);
+    onnx_output_from(g, onnx_op(g, "MatMul", hq, mt, NULL), "scores", ONNX_FLOAT, "N,R");
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */
@@ -563,7 +663,14 @@ static Model *create(const Config *cfg, uint64_t seed) {
     m->train_loss = train_loss;
     m->evaluate = evaluate;
     m->free_data = free_data;
+    m->eval_batches = eval_batches;
+    m->eval_inputs = eval_inputs;
+    m->eval_forward = eval_forward;
+    m->eval_metrics = eval_metrics;
+    m->export_onnx = export_onnx;
+    s->eval_test = 1;
     return m;
 }
 
-const ModelDef sasrec_model = {"sasrec", SCHEMA, "ndcg@10", create, NULL, NULL};
+static const char *const EVAL_INPUTS[] = {"items", "positions", "lengths", NULL};
+const ModelDef sasrec_model = {"sasrec", SCHEMA, "ndcg@10", create, EVAL_INPUTS, "scores"};

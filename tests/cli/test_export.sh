@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# qat export + onnxruntime against qat's fake-quant forward: for every model with an
-# export and every method, a short FP run, each method from it, the export checked by
+# qat export + onnxruntime against qat's fake-quant forward: for every model and every
+# method, a short FP run, each method from it, the export checked by
 # onnx.checker (full check), run by onnxruntime on the inputs `qat eval --dump-inputs`
 # writes, and scored by `qat eval --outputs`: the metric must equal qat's within
-# accuracy 0.2 points, PSNR 0.05 dB, ROC-AUC 0.001. Then the errors of bad input. The oracle Python
+# accuracy 0.2 points, PSNR 0.05 dB, ROC-AUC 0.001, NDCG@10 0.002. Then the errors of bad input. The oracle Python
 # (onnx, onnxruntime) is QAT_PYTHON, which `make test` sets up (make oracles).
 . "$(dirname "$0")/lib.sh"
 PY=${QAT_PYTHON:?QAT_PYTHON must point to a Python with onnx and onnxruntime (make oracles)}
@@ -17,10 +17,11 @@ declare -A args=(
     [simple_cnn]="--set dataset.train_limit=2000 --set dataset.test_limit=1000 --set training.batch_size=100"
     [espcn]="--set dataset.train_limit=256 --set training.batch_size=32 --set evaluation.sets=set5"
     [lstm]="--set dataset.train_limit=600 --set dataset.test_limit=300 --set model.embedding_dim=32 --set model.hidden_size=32 --set model.max_seq_len=64"
+    [sasrec]="--set dataset.user_limit=300 --set dataset.eval_negatives=20 --set model.max_seq_len=50"
 )
-declare -A tol=([simple_cnn]=0.002 [espcn]=0.05 [lstm]=0.001)
+declare -A tol=([simple_cnn]=0.002 [espcn]=0.05 [lstm]=0.001 [sasrec]=0.002)
 
-for model in simple_cnn espcn lstm; do
+for model in simple_cnn espcn lstm sasrec; do
     # shellcheck disable=SC2206
     a=(${args[$model]} --threads "$THREADS" --output-dir "$TMP/runs")
     "$QAT" train --model "$model" "${a[@]}" --set training.epochs=2 > "$TMP/$model.log" 2>&1 ||
