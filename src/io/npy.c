@@ -4,6 +4,7 @@
  * then the data in C order. */
 #include "io/npy.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,11 +106,25 @@ NpyArray npy_read(const char *path) {
         s = end;
     }
     free(dict);
-    size_t n = npy_count(&a), es = elem_size(a.type);
-    if (n > ((size_t)1 << 34) / es) qat_die("%s: %zu values is more than this reads", path, n);
+    size_t es = elem_size(a.type);
+    /* The file's size against the header's promise before any allocation: a header may
+     * promise more than memory holds. */
+    long here = ftell(f);
+    if (here < 0 || fseek(f, 0, SEEK_END) != 0) qat_die("%s: cannot seek", path);
+    long end = ftell(f);
+    if (end < here || fseek(f, here, SEEK_SET) != 0) qat_die("%s: cannot seek", path);
+    size_t have = (size_t)(end - here), n = 1;
+    for (int i = 0; i < a.ndim; i++) {
+        if (a.shape[i] != 0 && n > have / (size_t)a.shape[i]) {
+            n = SIZE_MAX;
+            break;
+        }
+        n *= (size_t)a.shape[i];
+    }
+    if (n == SIZE_MAX || n * es > have) qat_die("%s: truncated: the header promises more values than the file holds", path);
+    if (n * es < have) qat_die("%s: data after the %zu values the header promises", path, n);
     a.data = qat_malloc(n ? n * es : 1);
     if (fread(a.data, es, n, f) != n) qat_die("%s: truncated: the header promises %zu values", path, n);
-    if (fgetc(f) != EOF) qat_die("%s: data after the %zu values the header promises", path, n);
     fclose(f);
     return a;
 }

@@ -48,6 +48,7 @@ for model in simple_cnn espcn lstm sasrec; do
         fi
         check "$what: score onnxruntime's outputs" q "$QAT" eval "$run" --outputs "$TMP/ort.$model.$m"
         q=$(value_of "$run/eval_fakequant.json") o=$(value_of "$run/eval_outputs.json")
+        echo "$what: metric: qat $q, onnxruntime $o; $(grep -o '[0-9]* bytes' "$TMP/q.log" | head -1)"
         check "$what: onnxruntime's metric $o equals qat's $q (within ${tol[$model]})" \
             awk -v a="$q" -v b="$o" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
     done
