@@ -30,6 +30,11 @@ typedef struct {
     TapeNode *nodes;
     int n, cap;
     int training; /* 1: record the tape, make gradient buffers, dropout on */
+    /* Evaluation by the integer engine: layers whose sites have integer grids run on
+     * integer codes (docs/EXPORT.md); the counts say how many layer calls did, and how
+     * many stayed in float. */
+    int integer;
+    long integer_calls, float_calls;
     Rng rng;      /* per-run stream for dropout keys */
     /* Watch mode (a diverged batch run again to find where): every tensor made is
      * listed, zeroed at birth so that an op's unwritten scratch reads as finite. */

@@ -127,6 +127,9 @@ const char *export_weight_site(OnnxExport *e, const QuantSite *s, const Param *w
     q->ops->forward(q, in, y);
     QuantExport ex = {codes, scales, NULL, 0, 0.0f};
     q->ops->export_codes(q, in, &ex);
+    /* an odd grid of up to 7 bits in int8 codes (8 bits would need int16: the uint8 code
+     * table is smaller) */
+    if (rows == 1 && ex.nlevels <= 128) quant_export_odd_grid(&ex, n, y);
     const char *out = weight_uniform(e, s, w, y, &ex, rows);
     if (!out && rows == 1) out = weight_table(e, s, w, y, &ex);
     if (!out) {

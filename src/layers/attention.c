@@ -1,5 +1,7 @@
 #include "layers/attention.h"
 
+#include "nn/int_ops.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,10 +55,46 @@ static Tensor *row_slice(Graph *g, Tensor *t, int r0, int rows) {
     return v;
 }
 
+/* The integer engine's in-projection rows [r0, r0 + rows) of x through `site`: NULL when
+ * the sites are not integer grids. */
+static Tensor *in_proj_int(Graph *g, Attention *a, QuantSite *site, Tensor *x, int r0, int rows) {
+    Linear *in = &a->in_proj;
+    const SiteIntWeights *iw = quant_site_int_weights(&in->wq, in->w);
+    IntCodes xc = {NULL, 0, 0.0f};
+    void *codes = graph_alloc(g, x->size ? x->size : 1);
+    if (!iw || !quant_site_int_codes(site, x->data, x->size, codes, &xc.is_signed, &xc.scale)) return NULL;
+    xc.codes = codes;
+    IntWeightCodes wc = {iw->codes + (size_t)r0 * a->d, iw->rows > 1 ? iw->scales + r0 : iw->scales, iw->rows > 1 ? rows : 1};
+    return op_linear_int(g, xc, x->shape[0], a->d, wc, rows, row_slice(g, &in->b->t, r0, rows));
+}
+
+/* The in-projection on integer codes (g->integer), as one product or the q and kv parts. */
+static int attention_int(Graph *g, Attention *a, Tensor *xq, Tensor *xkv, Tensor **q, Tensor **kv) {
+    int d = a->d;
+    if (!a->separate_kv) {
+        *q = in_proj_int(g, a, &a->in_proj.xq, xq, 0, 3 * d);
+        *kv = *q;
+    } else {
+        *q = in_proj_int(g, a, &a->in_proj.xq, xq, 0, d);
+        *kv = *q ? in_proj_int(g, a, &a->kv_xq, xkv, d, 2 * d) : NULL;
+    }
+    int ok = *q && *kv;
+    if (ok) g->integer_calls++;
+    else g->float_calls++;
+    return ok;
+}
+
 Tensor *attention_forward(Graph *g, Attention *a, Tensor *xq, Tensor *xkv, const SeqBatch *sb) {
     QAT_ASSERT(!xkv == !a->separate_kv);
     int d = a->d;
     Linear *in = &a->in_proj;
+    Tensor *qi, *kvi;
+    if (g->integer && attention_int(g, a, xq, xkv, &qi, &kvi)) {
+        Tensor *o = !a->separate_kv
+                        ? op_causal_attention(g, (Cols){qi, 0}, (Cols){qi, d}, (Cols){qi, 2 * d}, d, a->heads, a->dropout, sb)
+                        : op_causal_attention(g, (Cols){qi, 0}, (Cols){kvi, 0}, (Cols){kvi, d}, d, a->heads, a->dropout, sb);
+        return a->has_out_proj ? linear_forward(g, &a->out_proj, o, sb->n) : o;
+    }
     Tensor *w = quant_site_apply(g, &in->wq, &in->w->t, 1);
     Tensor *xq_hat = quant_site_apply(g, &in->xq, xq, sb->n);
     Tensor *o;

@@ -1,5 +1,7 @@
 #include "layers/layers.h"
 
+#include "nn/int_ops.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,13 +73,56 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
     quant_site_bind(&e->wq, NULL, LAYER_EMBEDDING, (SiteGeometry){.in = rows, .out = dim}, e->table, NULL, FOLLOW_NONE);
 }
 
+/* ---- the integer engine (g->integer): the layer's product on codes, when its two sites
+ * have integer grids; NULL (float, as fake-quant) otherwise ------------------------------ */
+
+static int int_inputs(Graph *g, QuantSite *wq, const Param *w, QuantSite *xq, const Tensor *x, IntCodes *xc,
+                      IntWeightCodes *wc) {
+    const SiteIntWeights *iw = quant_site_int_weights(wq, w);
+    if (!iw) return 0;
+    void *codes = graph_alloc(g, x->size ? x->size : 1);
+    if (!quant_site_int_codes(xq, x->data, x->size, codes, &xc->is_signed, &xc->scale)) return 0;
+    xc->codes = codes;
+    *wc = (IntWeightCodes){iw->codes, iw->scales, iw->rows};
+    return 1;
+}
+
+static Tensor *linear_int(Graph *g, Linear *l, Tensor *x) {
+    IntCodes xc;
+    IntWeightCodes wc;
+    if (x->ndim != 2 || !int_inputs(g, &l->wq, l->w, &l->xq, x, &xc, &wc)) return NULL;
+    return op_linear_int(g, xc, x->shape[0], l->in, wc, l->out, l->b ? &l->b->t : NULL);
+}
+
+static Tensor *conv2d_int(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout layout) {
+    IntCodes xc;
+    IntWeightCodes wc;
+    if (layout != CONV_NCHW || !int_inputs(g, &c->wq, c->w, &c->xq, x, &xc, &wc)) return NULL;
+    return op_conv2d_int(g, xc, x->shape, wc, c->out, c->k, c->stride, c->pad, c->b ? &c->b->t : NULL, act);
+}
+
+/* Counts the call as integer or float; returns y. */
+static Tensor *counted(Graph *g, Tensor *y) {
+    if (y) g->integer_calls++;
+    else g->float_calls++;
+    return y;
+}
+
 Tensor *linear_forward(Graph *g, Linear *l, Tensor *x, int batch) {
+    if (g->integer) {
+        Tensor *y = counted(g, linear_int(g, l, x));
+        if (y) return y;
+    }
     Tensor *xq = quant_site_apply(g, &l->xq, x, batch);
     Tensor *wq = quant_site_apply(g, &l->wq, &l->w->t, 1);
     return op_matmul_bias(g, xq, wq, l->b ? &l->b->t : NULL);
 }
 
 Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout layout) {
+    if (g->integer) {
+        Tensor *y = counted(g, conv2d_int(g, c, x, act, layout));
+        if (y) return y;
+    }
     /* The input quantizer goes to the op, which fuses it into its loops where it can. */
     Quantizer *xq = quant_site_ready(&c->xq, x, x->shape[0], g->training);
     Tensor *wq = quant_site_apply(g, &c->wq, &c->w->t, 1);

@@ -69,6 +69,7 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         char s[64];
         qat_die("lstm: input %s, expected [%d, %d]", tensor_shape_str(x, s, sizeof s), p->N, l->in);
     }
+    if (g->integer) g->float_calls++; /* the integer engine runs the LSTM's products in float */
     Tensor *xq = quant_site_apply(g, &l->x_q, x, p->B);
     LstmWeights w[2];
     for (int d = 0; d < l->ndir; d++) {

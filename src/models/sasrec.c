@@ -42,6 +42,7 @@
 #include "metrics/ranking.h"
 #include "models/model.h"
 #include "nn/fused_dropout.h"
+#include "nn/int_ops.h"
 #include "nn/item_scorer.h"
 
 extern const ModelDef sasrec_model;
@@ -347,8 +348,20 @@ static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
     SeqBatch sb = {B, s->off, max_len};
     Tensor *M;
     Tensor *h = encode(s, g, &sb, &M);
-    Tensor *hq = quant_site_apply(g, &s->out_xq, gather_rows(g, h, s->last, B), B);
+    Tensor *hl = gather_rows(g, h, s->last, B);
     NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, R});
+    if (g->integer) { /* the scorer on codes: h's under its site, the item table's */
+        const SiteIntWeights *iw = quant_site_int_weights(&s->item_emb.wq, s->item_emb.table);
+        IntCodes hc = {graph_alloc(g, hl->size), 0, 0.0f};
+        if (iw && quant_site_int_codes(&s->out_xq, hl->data, hl->size, (void *)hc.codes, &hc.is_signed, &hc.scale)) {
+            Tensor *y = op_linear_int(g, hc, B, d, (IntWeightCodes){iw->codes, iw->scales, iw->rows}, R, NULL);
+            memcpy(out.data, y->data, (size_t)B * R * sizeof(float));
+            g->integer_calls++;
+            return out;
+        }
+        g->float_calls++;
+    }
+    Tensor *hq = quant_site_apply(g, &s->out_xq, hl, B);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, R, d, 1.0f, hq->data, d, M->data, d, 0.0f, out.data, R);
     return out;
 }

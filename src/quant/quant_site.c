@@ -1,5 +1,6 @@
 #include "quant/quant_site.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,10 +54,19 @@ void quant_sites_mark_loaded(QuantSiteList *l) {
     }
 }
 
+static void int_weights_free(SiteIntWeights *iw) {
+    if (!iw) return;
+    free(iw->codes);
+    free(iw->scales);
+    free(iw);
+}
+
 void quant_site_list_free(QuantSiteList *l) {
     for (int i = 0; i < l->n; i++) {
         quantizer_free(l->items[i]->q);
         l->items[i]->q = NULL;
+        int_weights_free(l->items[i]->iw);
+        l->items[i]->iw = NULL;
     }
     free(l->items);
     memset(l, 0, sizeof *l);
@@ -87,4 +97,81 @@ Tensor *quant_site_apply(Graph *g, QuantSite *s, Tensor *x, int batch) {
     init_on_first_use(s, x, batch, g->training);
     if (g->training) quantizer_begin_step(q, site_input(s, x, batch, 1));
     return op_fake_quant(g, q, x, q->per_channel ? s->rows : 1, batch);
+}
+
+int quant_export_odd_grid(QuantExport *ex, size_t n, const float *y) {
+    if (!ex->levels || ex->offset != 0.0f || ex->nlevels < 2) return 0;
+    int L = ex->nlevels - 1;
+    for (int k = 0; k <= L; k++)
+        if (ex->levels[k] != (float)(2.0 * k / (double)L - 1.0)) return 0;
+    float step = ex->scales[0] / (float)L;
+    for (size_t i = 0; i < n; i++)
+        if ((float)(2 * ex->codes[i] - L) * step != y[i]) return 0;
+    for (size_t i = 0; i < n; i++) ex->codes[i] = 2 * ex->codes[i] - L;
+    ex->scales[0] = step;
+    ex->levels = NULL;
+    return 1;
+}
+
+const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w) {
+    Quantizer *q = s->q;
+    if (!q) return NULL;
+    if (!s->iw) {
+        SiteIntWeights *iw = s->iw = qat_calloc(1, sizeof *iw);
+        size_t n = w->t.size;
+        int rows = q->per_channel ? s->rows : 1;
+        size_t m = n / (size_t)rows;
+        QuantInput in = {w->t.data, n, rows, 1, 0};
+        float *y = qat_malloc(n * sizeof *y);
+        int32_t *codes = qat_malloc(n * sizeof *codes);
+        iw->scales = qat_malloc((size_t)rows * sizeof *iw->scales);
+        iw->rows = rows;
+        q->ops->forward(q, in, y);
+        QuantExport ex = {codes, iw->scales, NULL, 0, 0.0f};
+        q->ops->export_codes(q, in, &ex);
+        if (rows == 1) quant_export_odd_grid(&ex, n, y);
+        int ok = !ex.levels && ex.offset == 0.0f;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = codes[i] >= -128 && codes[i] <= 127 && iw->scales[i / m] * (float)codes[i] == y[i];
+        if (ok) {
+            iw->codes = qat_malloc(n);
+            for (size_t i = 0; i < n; i++) iw->codes[i] = (int8_t)codes[i];
+        }
+        iw->ok = ok;
+        free(y);
+        free(codes);
+    }
+    return s->iw->ok ? s->iw : NULL;
+}
+
+/* A rounded, clipped value as a code; NaN (which the float forward would pass on) as 0. */
+static inline int8_t code_int8(float v) { return v == v ? (int8_t)v : 0; }
+static inline uint8_t code_uint8(float v) { return v == v ? (uint8_t)v : 0; }
+
+int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale) {
+    Quantizer *q = s->q;
+    if (!q || !q->ops->describe) return 0;
+    QuantFunc f;
+    q->ops->describe(q, &f);
+    if (f.sym || f.levels || f.add != 0.0f || f.lo != rintf(f.lo) || f.hi != rintf(f.hi)) return 0;
+    int sgn = f.lo < 0.0f;
+    if (sgn ? (f.lo < -128.0f || f.hi > 127.0f) : (f.lo < 0.0f || f.hi > 255.0f)) return 0;
+    if (f.div != 0.0f && f.div != f.out_scale) return 0;
+    /* the forward's own arithmetic: x / div, or x * mul, clipped, rounded half to even */
+    if (sgn) {
+        int8_t *c = codes;
+        if (f.div != 0.0f)
+            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] / f.div, f.lo, f.hi)));
+        else
+            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] * f.mul, f.lo, f.hi)));
+    } else {
+        uint8_t *c = codes;
+        if (f.div != 0.0f)
+            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] / f.div, f.lo, f.hi)));
+        else
+            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] * f.mul, f.lo, f.hi)));
+    }
+    *is_signed = sgn;
+    *scale = f.out_scale;
+    return 1;
 }

@@ -21,6 +21,14 @@ typedef struct {
 /* The nonlinearity right after the layer (AdaRound's f_a). */
 typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 
+/* A weight site's fake-quantized values as int8 codes x per-row scales (built once, when
+ * the grid is exactly that: quant_site_int_weights). */
+typedef struct {
+    int8_t *codes;
+    float *scales;
+    int rows, ok;
+} SiteIntWeights;
+
 typedef struct QuantSite QuantSite;
 struct QuantSite {
     char layer[64];
@@ -36,6 +44,7 @@ struct QuantSite {
     QuantSite *partner;    /* the other site of the same layer (weight <-> input) */
     Quantizer *q;          /* NULL: FP32, the tensor passes unchanged (a calibration
                               captures a site's input by swapping q for its own) */
+    SiteIntWeights *iw;    /* the integer engine's codes of a weight site, once built */
 };
 
 typedef struct {
@@ -58,6 +67,23 @@ void quant_site_list_free(QuantSiteList *l);
 /* The site's quantizer, initialised on x if this is its first use, for an op that
  * applies it itself (fused); NULL when the site is off. */
 Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int training);
+
+/* Rewrites a per-tensor export with the odd-symmetric level table levels[k] = 2k/L - 1
+ * (PACT's SAWB and DoReFa weights: y = (2k - L) * scale / L) as codes 2k - L with the
+ * scale scale / L, when y (the fake-quantized values) equals that exactly. Returns 1 when
+ * ex now holds codes x scale with no levels, 0 (ex unchanged) otherwise. */
+int quant_export_odd_grid(QuantExport *ex, size_t n, const float *y);
+
+/* The integer engine's view of a site (evaluation only; weights must not change after):
+ * the weight w as int8 codes and per-row scales, checked value by value against the
+ * fake quantizer (NULL when the site is off or its values are not codes x scales in
+ * int8: APoT's levels, PACT's SAWB grid); cached in the site. */
+const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w);
+/* x's codes under an activation site whose function is a grid through zero of at most
+ * 8 bits (QuantFunc: no levels, sign or offset): codes[i] as int8 (*is_signed) or uint8,
+ * with y = codes * *scale the fake-quantized values. 0 (and nothing written) when the
+ * site is off or its grid is not such. */
+int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale);
 
 /* Fake-quantize x through the site (identity when the site has no quantizer).
  * batch: examples in x (1 for weights). Initialises the quantizer on first use. */

@@ -1,5 +1,6 @@
 #include "run/eval_run.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ static void batch_path(char *buf, size_t cap, const char *dir, int b, const char
     if (snprintf(buf, cap, "%s/%05d_%s.npy", dir, b, name) >= (int)cap) qat_die("path too long: %s", dir);
 }
 
-static void write_eval_json(const SavedRun *r, const char *engine, const Metrics *mt, long samples, double wall) {
+static void write_eval_json(const SavedRun *r, const char *engine, const Metrics *mt, long samples, double wall,
+                            double forward_s, const Graph *g) {
     JsonWriter w;
     json_init(&w);
     json_begin_object(&w, NULL);
@@ -34,6 +36,11 @@ static void write_eval_json(const SavedRun *r, const char *engine, const Metrics
     json_int(&w, "samples", samples);
     json_int(&w, "threads", runtime_threads());
     json_number(&w, "wall_seconds", wall);
+    json_number(&w, "forward_seconds", forward_s);
+    if (g->integer) { /* layer calls on integer codes, and those that stayed float */
+        json_int(&w, "integer_layer_calls", g->integer_calls);
+        json_int(&w, "float_layer_calls", g->float_calls);
+    }
     json_begin_object(&w, "metrics");
     for (int i = 0; i < mt->n; i++) json_number(&w, mt->key[i], mt->value[i]);
     json_end_object(&w);
@@ -50,8 +57,6 @@ static void write_eval_json(const SavedRun *r, const char *engine, const Metrics
 void eval_run(SavedRun *r, const EvalOptions *o, Metrics *out) {
     Model *m = r->m;
     if (!m->eval_batches) qat_die("qat eval: the %s model has no evaluation through arrays yet", r->md->name);
-    if (o->engine == ENGINE_INT && !o->outputs_dir)
-        qat_die("qat eval --engine int: the integer engine is not available yet in this version");
     int nb = m->eval_batches(m), nin = count_inputs(r->md);
     const char *engine = o->outputs_dir ? "outputs" : EVAL_ENGINE_NAMES[o->engine];
     if (o->dump_dir) make_dirs(o->dump_dir);
@@ -61,8 +66,10 @@ void eval_run(SavedRun *r, const EvalOptions *o, Metrics *out) {
         for (int i = 0; i < m->sites.n; i++) saved[i] = m->sites.items[i]->q, m->sites.items[i]->q = NULL;
     Graph g;
     graph_init(&g, 0);
+    g.integer = o->engine == ENGINE_INT && !o->outputs_dir;
     NpyArray *outs = qat_calloc((size_t)(nb ? nb : 1), sizeof *outs);
     long samples = 0;
+    double forward_s = 0.0; /* the engine alone: no input preparation, no scoring */
     double t0 = runtime_now();
     char path[1200];
     for (int b = 0; b < nb; b++) {
@@ -75,7 +82,9 @@ void eval_run(SavedRun *r, const EvalOptions *o, Metrics *out) {
             outs[b] = npy_read(path);
         } else {
             graph_reset(&g);
+            double f0 = runtime_now();
             outs[b] = m->eval_forward(m, &g, in);
+            forward_s += runtime_now() - f0;
         }
         if (o->dump_dir) {
             for (int i = 0; i < nin; i++) {
@@ -97,9 +106,11 @@ void eval_run(SavedRun *r, const EvalOptions *o, Metrics *out) {
     double wall = runtime_now() - t0;
     for (int b = 0; b < nb; b++) npy_free(&outs[b]);
     free(outs);
-    graph_free(&g);
     if (o->engine == ENGINE_FP32)
         for (int i = 0; i < m->sites.n; i++) m->sites.items[i]->q = saved[i];
     free(saved);
-    write_eval_json(r, engine, out, samples, wall);
+    write_eval_json(r, engine, out, samples, wall, o->outputs_dir ? NAN : forward_s, &g);
+    if (g.integer)
+        printf("integer engine: %ld layer calls on integer codes, %ld in float\n", g.integer_calls, g.float_calls);
+    graph_free(&g);
 }

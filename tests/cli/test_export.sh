@@ -2,7 +2,8 @@
 # qat export + onnxruntime against qat's fake-quant forward: for every model and every
 # method, a short FP run, each method from it, the export checked by
 # onnx.checker (full check), run by onnxruntime on the inputs `qat eval --dump-inputs`
-# writes, and scored by `qat eval --outputs`: the metric must equal qat's within
+# writes, and scored by `qat eval --outputs`; the integer engine (`qat eval --engine
+# int`) too. Each metric must equal qat's fake-quant metric within
 # accuracy 0.2 points, PSNR 0.05 dB, ROC-AUC 0.001, NDCG@10 0.002. Then the errors of bad input. The oracle Python
 # (onnx, onnxruntime) is QAT_PYTHON, which `make test` sets up (make oracles).
 . "$(dirname "$0")/lib.sh"
@@ -48,7 +49,14 @@ for model in simple_cnn espcn lstm sasrec; do
         fi
         check "$what: score onnxruntime's outputs" q "$QAT" eval "$run" --outputs "$TMP/ort.$model.$m"
         q=$(value_of "$run/eval_fakequant.json") o=$(value_of "$run/eval_outputs.json")
-        echo "$what: metric: qat $q, onnxruntime $o; $(grep -o '[0-9]* bytes' "$TMP/q.log" | head -1)"
+        check "$what: the integer engine" q "$QAT" eval "$run" --engine int
+        i=$(value_of "$run/eval_int.json")
+        echo "$what: metric: qat $q, onnxruntime $o, qat int $i ($(grep -o '[0-9]* layer calls on integer codes, [0-9]* in float' "$TMP/q.log"))"
+        check "$what: the integer engine's metric $i equals qat's $q (within ${tol[$model]})" \
+            awk -v a="$q" -v b="$i" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
+        if { [ "$m" = lsq ] || [ "$m" = adaround ]; } && [ "$model" != lstm ]; then # the LSTM cells stay float
+            check "$what: every layer ran on integer codes" grep -q ' 0 in float' "$TMP/q.log"
+        fi
         check "$what: onnxruntime's metric $o equals qat's $q (within ${tol[$model]})" \
             awk -v a="$q" -v b="$o" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
     done

@@ -10,6 +10,7 @@ difference from qat's own outputs of the same batch (DUMP_DIR/BBBBB_OUTPUT.npy).
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -38,11 +39,13 @@ def main():
     inputs = [i.name for i in sess.get_inputs()]
     (output,) = [o.name for o in sess.get_outputs()]
     os.makedirs(a.out, exist_ok=True)
-    worst_abs = worst_rel = 0.0
+    worst_abs = worst_rel = run_s = 0.0
     b = 0
     while os.path.exists(os.path.join(a.dump, f"{b:05d}_{inputs[0]}.npy")):
         feed = {n: np.load(os.path.join(a.dump, f"{b:05d}_{n}.npy")) for n in inputs}
+        t0 = time.perf_counter()
         (y,) = sess.run([output], feed)
+        run_s += time.perf_counter() - t0
         np.save(os.path.join(a.out, f"{b:05d}_{output}.npy"), np.ascontiguousarray(y, dtype=np.float32))
         ref = np.load(os.path.join(a.dump, f"{b:05d}_{output}.npy"))
         if ref.shape != y.shape:
@@ -54,7 +57,7 @@ def main():
     if b == 0:
         sys.exit(f"{a.dump}: no batches ({inputs[0]} inputs)")
     print(f"onnxruntime {ort.__version__}: {b} batches, largest difference from qat: "
-          f"{worst_abs:.3g} absolute, {worst_rel:.3g} relative")
+          f"{worst_abs:.3g} absolute, {worst_rel:.3g} relative; session.run {run_s:.4f} s")
 
 
 if __name__ == "__main__":

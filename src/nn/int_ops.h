@@ -1,0 +1,35 @@
+/* The integer engine's ops (evaluation only, no tape): products of activation codes and
+ * weight codes in int32 (nn/int8_gemm.h), rescaled once per output to float, plus the
+ * bias and a fused activation. A layer calls them when its sites have integer grids
+ * (layers/layers.c), with y = (sum of code products) * x_scale * w_scale[row] + b, which
+ * the fake-quant forward computes as a float sum of the same products. */
+#ifndef QAT_NN_INT_OPS_H
+#define QAT_NN_INT_OPS_H
+
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "nn/ops.h"
+
+/* Activation codes: uint8, or int8 when is_signed; values = codes * scale. */
+typedef struct {
+    const void *codes;
+    int is_signed;
+    float scale;
+} IntCodes;
+
+/* Weight codes [rows of out, K] with per-row scales (w_rows == out) or one (w_rows == 1). */
+typedef struct {
+    const int8_t *codes;
+    const float *scales;
+    int rows;
+} IntWeightCodes;
+
+/* y[M, N] = x[M, K] w[N, K]^T + b (b NULL: none). */
+Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b);
+
+/* NCHW conv of x [N, C, H, W] codes with w [O, C, k, k] codes, then + b and act. */
+Tensor *op_conv2d_int(Graph *g, IntCodes x, const int *xshape, IntWeightCodes w, int O, int k, int stride, int pad,
+                      const Tensor *b, ConvAct act);
+
+#endif
