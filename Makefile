@@ -7,7 +7,7 @@ CTEST_ARGS ?= --output-on-failure
 # Threads of every test run (unit tests read OMP_NUM_THREADS, CLI tests pass it as --threads).
 TEST_THREADS ?= 2
 
-.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench fixtures clean oracles
+.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench bench-engines fixtures clean oracles
 
 all: build
 
@@ -78,6 +78,10 @@ test-sanitize: data build-sanitize oracles
 bench: data
 	@scripts/install_deps.sh python3-torch python3-numpy
 	bash bench/run.sh
+
+# Inference: qat's fp32, fake-quant and integer engines and onnxruntime on the same inputs.
+bench-engines: data oracles
+	bash bench/run_engines.sh
 
 # Regenerates tests/fixtures from PyTorch (Debian's python3-torch).
 fixtures:

@@ -64,12 +64,39 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
     l->x_q.bias = l->dir[0].b_ih;
 }
 
+/* The integer engine's codes of both directions: 1 when every product can run on them
+ * (the input, W_ih, W_hh and h_{t-1} sites all integer grids, h's initialised). */
+static int lstm_integer(Graph *g, LstmLayer *l, const Tensor *x, LstmInt *in8) {
+    IntCodes xc = {NULL, 0, 0.0f};
+    void *codes = graph_alloc(g, x->size ? x->size : 1);
+    if (!quant_site_int_codes(&l->x_q, x->data, x->size, codes, &xc.is_signed, &xc.scale)) return 0;
+    xc.codes = codes;
+    for (int d = 0; d < l->ndir; d++) {
+        LstmDirection *dir = &l->dir[d];
+        const SiteIntWeights *ih = quant_site_int_weights(&dir->wih_q, dir->w_ih);
+        const SiteIntWeights *hh = quant_site_int_weights(&dir->whh_q, dir->w_hh);
+        Quantizer *hq = dir->h_q.q;
+        if (!ih || !hh || !hq || !hq->initialized || !hq->ops->describe) return 0;
+        in8[d].x = xc;
+        in8[d].wih = (IntWeightCodes){ih->codes, ih->scales, ih->rows};
+        in8[d].whh = (IntWeightCodes){hh->codes, hh->scales, hh->rows};
+        hq->ops->describe(hq, &in8[d].h);
+        if (!quant_func_is_int8(&in8[d].h, &in8[d].h_signed)) return 0;
+    }
+    return 1;
+}
+
 Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x, Tensor **y) {
     if (x->ndim != 2 || x->shape[0] != p->N || x->shape[1] != l->in) {
         char s[64];
         qat_die("lstm: input %s, expected [%d, %d]", tensor_shape_str(x, s, sizeof s), p->N, l->in);
     }
-    if (g->integer) g->float_calls++; /* the integer engine runs the LSTM's products in float */
+    LstmInt in8[2];
+    int integer = g->integer && lstm_integer(g, l, x, in8);
+    if (g->integer) {
+        if (integer) g->integer_calls++;
+        else g->float_calls++;
+    }
     Tensor *xq = quant_site_apply(g, &l->x_q, x, p->B);
     LstmWeights w[2];
     for (int d = 0; d < l->ndir; d++) {
@@ -79,6 +106,7 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         w[d].b_ih = &dir->b_ih->t, w[d].b_hh = &dir->b_hh->t;
         /* taken from the site at each forward: a calibration that swaps it sees the calls */
         w[d].hq = dir->h_q.q;
+        w[d].integer = integer ? &in8[d] : NULL;
     }
     /* An h_{t-1} quantizer not yet initialised takes its parameters from this batch's FP
      * states (as every activation quantizer does from its first batch); then the batch

@@ -1,11 +1,39 @@
 #include "nn/int_ops.h"
 
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "nn/conv2d_act.h"
 #include "nn/int8_gemm.h"
+
+int quant_func_is_int8(const QuantFunc *f, int *is_signed) {
+    if (f->sym || f->levels || f->add != 0.0f || f->lo != rintf(f->lo) || f->hi != rintf(f->hi)) return 0;
+    if (f->div != 0.0f && f->div != f->out_scale) return 0;
+    *is_signed = f->lo < 0.0f;
+    return *is_signed ? f->lo >= -128.0f && f->hi <= 127.0f : f->lo >= 0.0f && f->hi <= 255.0f;
+}
+
+static inline int8_t code_int8(float v) { return v == v ? (int8_t)v : 0; }
+static inline uint8_t code_uint8(float v) { return v == v ? (uint8_t)v : 0; }
+
+void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t n, void *codes) {
+    float lo = f->lo, hi = f->hi;
+    if (is_signed) {
+        int8_t *c = codes;
+        if (f->div != 0.0f)
+            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] / f->div, lo, hi)));
+        else
+            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] * f->mul, lo, hi)));
+    } else {
+        uint8_t *c = codes;
+        if (f->div != 0.0f)
+            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] / f->div, lo, hi)));
+        else
+            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] * f->mul, lo, hi)));
+    }
+}
 
 static float row_scale(IntWeightCodes w, int n) { return w.scales[w.rows > 1 ? n : 0]; }
 

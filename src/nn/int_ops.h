@@ -6,9 +6,11 @@
 #ifndef QAT_NN_INT_OPS_H
 #define QAT_NN_INT_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/graph.h"
+#include "core/quantizer.h"
 #include "nn/ops.h"
 
 /* Activation codes: uint8, or int8 when is_signed; values = codes * scale. */
@@ -24,6 +26,14 @@ typedef struct {
     const float *scales;
     int rows;
 } IntWeightCodes;
+
+/* Whether an activation grid is codes x scale in 8 bits (QuantFunc without levels, sign
+ * or offset, integer bounds within int8 or uint8); *is_signed: which. */
+int quant_func_is_int8(const QuantFunc *f, int *is_signed);
+/* codes[i] of x[i] under such a grid, with the forward's own float arithmetic:
+ * round(clip(x / div)) or round(clip(x * mul)); NaN (which the float forward passes on)
+ * gives code 0. */
+void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t n, void *codes);
 
 /* y[M, N] = x[M, K] w[N, K]^T + b (b NULL: none). */
 Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b);

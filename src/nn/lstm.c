@@ -8,6 +8,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "nn/int8_gemm.h"
 #include "nn/packed_gemm.h"
 
 /* ------------------------------------------------------------------------------------ */
@@ -82,6 +83,9 @@ typedef struct {
     float *z;           /* [B, 4H] scratch: W_hh h_{t-1} */
     PackedMat whh_t;    /* W_hh^T packed for the per-step products of the forward */
     Quantizer *hq;      /* the h_{t-1} quantizer, or NULL */
+    const LstmInt *in8; /* the integer engine's codes, or NULL */
+    void *hcode;        /* [B, H]: one step's h_{t-1} codes (integer engine) */
+    int32_t *zacc;      /* [B, 4H]: their product with W_hh's codes */
 } DirState;
 
 typedef struct {
@@ -114,9 +118,15 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
     if (s->hfp) memset(s->hfp, 0, (size_t)B * H * sizeof(float));
     for (int k = 0; k < p->T; k++) {
         int Bt = p->bs[k], r0 = p->off[k];
-        if (k > 0)
+        if (k > 0 && s->in8) {
+            int8_gemm(INT8_KERNEL_AUTO, Bt, G, H, s->hcode, s->in8->h_signed, s->in8->whh.codes, s->zacc);
+            for (int b = 0; b < Bt; b++)
+                for (int j = 0; j < G; j++)
+                    s->z[(size_t)b * G + j] = (float)s->zacc[(size_t)b * G + j] * s->in8->h.out_scale *
+                                              s->in8->whh.scales[s->in8->whh.rows > 1 ? j : 0];
+        } else if (k > 0) {
             packed_mat_gemm(&s->whh_t, Bt, s->xh + (size_t)r0 * ld + D, ld, s->z, G);
-        else
+        } else
             memset(s->z, 0, (size_t)Bt * G * sizeof(float));
         int next_bs = k + 1 < p->T ? p->bs[k + 1] : 0;
         for (int b = 0; b < Bt; b++) {
@@ -148,7 +158,10 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
                 memcpy(c->y->data + pos * nd * H + (size_t)d * H, h, (size_t)H * sizeof(float));
             }
         }
-        if (quant && next_bs > 0) {
+        if (quant && next_bs > 0 && s->in8) {
+            size_t r1 = (size_t)p->off[k + 1];
+            quant_func_codes(&s->in8->h, s->in8->h_signed, s->hfp + r1 * H, (size_t)next_bs * H, s->hcode);
+        } else if (quant && next_bs > 0) {
             size_t r1 = (size_t)p->off[k + 1];
             s->hq->ops->forward(s->hq, hq_input(s->hfp + r1 * H, (size_t)next_bs * H, B, c->training), s->hq_out);
             for (int b = 0; b < next_bs; b++)
@@ -330,6 +343,24 @@ static void lstm_backward(void *ctx) {
 
 /* The context of one LSTM forward: the buffers of each direction, its input projection
  * done. with_y: the packed outputs are kept. */
+/* gates = x W_ih^T on codes, for every step at once, in the direction's scan order. */
+static void integer_input_projection(Graph *g, const LstmInt *in8, const LstmPack *p, int d, int D, int G,
+                                     float *gates) {
+    int N = p->N;
+    const uint8_t *xc = in8->x.codes; /* int8 or uint8 alike: bytes */
+    uint8_t *rows = (uint8_t *)xc;
+    if (d) { /* the reverse scan's rows */
+        rows = graph_alloc(g, (size_t)N * D);
+        for (int r = 0; r < N; r++) memcpy(rows + (size_t)r * D, xc + (size_t)p->rev[r] * D, (size_t)D);
+    }
+    int32_t *acc = graph_alloc(g, (size_t)N * G * sizeof(int32_t));
+    int8_gemm(INT8_KERNEL_AUTO, N, G, D, rows, in8->x.is_signed, in8->wih.codes, acc);
+    for (int r = 0; r < N; r++)
+        for (int j = 0; j < G; j++)
+            gates[(size_t)r * G + j] =
+                (float)acc[(size_t)r * G + j] * in8->x.scale * in8->wih.scales[in8->wih.rows > 1 ? j : 0];
+}
+
 static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden,
                             int with_y) {
     int H = hidden, G = 4 * H, D = x->ndim == 2 ? x->shape[1] : 0, nd = ndir, B = p->B, N = p->N;
@@ -371,6 +402,14 @@ static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWe
         s->hfp = s->hq ? graph_alloc(g, (size_t)N * H * sizeof(float)) : NULL;
         s->hq_out = s->hq ? graph_alloc(g, (size_t)B * H * sizeof(float)) : NULL;
         s->z = graph_alloc(g, (size_t)B * G * sizeof(float));
+        s->in8 = w[d].integer;
+        if (s->in8) {
+            QAT_ASSERT(!g->training && s->hq);
+            integer_input_projection(g, s->in8, p, d, D, G, s->gates);
+            s->hcode = graph_alloc(g, (size_t)B * H);
+            s->zacc = graph_alloc(g, (size_t)B * G * sizeof(int32_t));
+            continue;
+        }
         packed_mat_init(&s->whh_t, s->whh->data, H, 1, H, G, graph_alloc(g, packed_mat_floats(H, G) * sizeof(float)));
         /* the input projection of every step at once */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, D, 1.0f, s->xh, ld, s->wih->data, D, 0.0f,

@@ -25,6 +25,7 @@
 
 #include "core/graph.h"
 #include "core/quantizer.h"
+#include "nn/int_ops.h"
 
 typedef struct {
     int B, T, N;
@@ -38,13 +39,24 @@ typedef struct {
  * graph's arena. Dies when the lengths are not sorted longest first or one is < 1. */
 void lstm_pack(Graph *g, LstmPack *p, const int *len, int B);
 
+/* The integer engine's products of one direction (evaluation only): the codes of the
+ * packed input (the layer's input site), of W_ih and W_hh, and h_{t-1}'s grid, whose codes
+ * the scan takes instead of running the quantizer. */
+typedef struct {
+    IntCodes x;              /* [N, in], packed order */
+    IntWeightCodes wih, whh; /* [4H, in], [4H, H] */
+    QuantFunc h;             /* an 8-bit grid (quant_func_is_int8) */
+    int h_signed;
+} LstmInt;
+
 /* One direction of op_lstm: the (quantized) weights its products read, its biases, and
  * the quantizer of h_{t-1} before W_hh (NULL: none; when given, initialised: see
- * op_lstm_fp_h). */
+ * op_lstm_fp_h). integer: products on codes (g->integer; hq must be given). */
 typedef struct {
     Tensor *w_ih, *w_hh; /* [4H, in], [4H, H]; gates [i; f; g; o] */
     Tensor *b_ih, *b_hh; /* [4H] */
     Quantizer *hq;
+    const LstmInt *integer;
 } LstmWeights;
 
 /* x: the packed input [N, in]; w[ndir]: forward, reverse. Returns the final states

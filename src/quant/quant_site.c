@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/int_ops.h"
 #include "nn/ops.h"
 
 void quant_site_declare(QuantSiteList *l, QuantSite *s, const char *layer, SiteKind kind,
@@ -144,34 +145,13 @@ const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w) {
     return s->iw->ok ? s->iw : NULL;
 }
 
-/* A rounded, clipped value as a code; NaN (which the float forward would pass on) as 0. */
-static inline int8_t code_int8(float v) { return v == v ? (int8_t)v : 0; }
-static inline uint8_t code_uint8(float v) { return v == v ? (uint8_t)v : 0; }
-
 int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale) {
     Quantizer *q = s->q;
     if (!q || !q->ops->describe) return 0;
     QuantFunc f;
     q->ops->describe(q, &f);
-    if (f.sym || f.levels || f.add != 0.0f || f.lo != rintf(f.lo) || f.hi != rintf(f.hi)) return 0;
-    int sgn = f.lo < 0.0f;
-    if (sgn ? (f.lo < -128.0f || f.hi > 127.0f) : (f.lo < 0.0f || f.hi > 255.0f)) return 0;
-    if (f.div != 0.0f && f.div != f.out_scale) return 0;
-    /* the forward's own arithmetic: x / div, or x * mul, clipped, rounded half to even */
-    if (sgn) {
-        int8_t *c = codes;
-        if (f.div != 0.0f)
-            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] / f.div, f.lo, f.hi)));
-        else
-            for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] * f.mul, f.lo, f.hi)));
-    } else {
-        uint8_t *c = codes;
-        if (f.div != 0.0f)
-            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] / f.div, f.lo, f.hi)));
-        else
-            for (size_t i = 0; i < n; i++) c[i] = code_uint8(qround(qclip(x[i] * f.mul, f.lo, f.hi)));
-    }
-    *is_signed = sgn;
+    if (!quant_func_is_int8(&f, is_signed)) return 0;
+    quant_func_codes(&f, *is_signed, x, n, codes);
     *scale = f.out_scale;
     return 1;
 }

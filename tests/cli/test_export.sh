@@ -54,7 +54,7 @@ for model in simple_cnn espcn lstm sasrec; do
         echo "$what: metric: qat $q, onnxruntime $o, qat int $i ($(grep -o '[0-9]* layer calls on integer codes, [0-9]* in float' "$TMP/q.log"))"
         check "$what: the integer engine's metric $i equals qat's $q (within ${tol[$model]})" \
             awk -v a="$q" -v b="$i" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
-        if { [ "$m" = lsq ] || [ "$m" = adaround ]; } && [ "$model" != lstm ]; then # the LSTM cells stay float
+        if [ "$m" = lsq ] || [ "$m" = adaround ]; then
             check "$what: every layer ran on integer codes" grep -q ' 0 in float' "$TMP/q.log"
         fi
         check "$what: onnxruntime's metric $o equals qat's $q (within ${tol[$model]})" \
