@@ -14,4 +14,4 @@ machine() {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OpenBLAS kernel ${OPENBLAS_CORETYPE:-auto}, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 have_torch=0
-/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; fi

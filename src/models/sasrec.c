@@ -48,7 +48,6 @@
 extern const ModelDef sasrec_model;
 
 #define MAX_BLOCKS 8
-#define EVAL_BATCH 256
 
 static const CfgField SCHEMA[] = {
     {"dataset", "path", CFG_STRING, "", NULL, "interaction log (empty: MovieLens-1M, recsys/ml-1m/ml-1m_sasrec.txt.gz)"},
@@ -73,6 +72,7 @@ static const CfgField SCHEMA[] = {
     {"model", "loss", CFG_STRING, "bce", "bce|sampled_softmax", "bce (every position, one negative) or sampled_softmax (read-out only)"},
     {"model", "num_negatives", CFG_INT, "50", ">= 1", "sampled_softmax negatives"},
     {"training", "batch_size", CFG_INT, "128", ">= 1", "sequences per batch"},
+    {"training", "eval_batch_size", CFG_INT, "256", ">= 1", "users per evaluation batch"},
     {"training", "epochs", CFG_INT, "60", ">= 0", "passes over the training users"},
     {"training", "lr", CFG_FLOAT, "0.001", NULL, "Adam learning rate"},
     {"training", "weight_decay", CFG_FLOAT, "0.0", NULL, "AdamW decoupled weight decay"},
@@ -92,7 +92,8 @@ typedef struct {
     /* config */
     int d, heads, nblocks, L, ffn, nneg, eval_neg;
     int bce, mask, from_end;
-    int eval_test; /* the split the array hooks evaluate: 1 test, 0 val */
+    int eval_test;  /* the split the array hooks evaluate: 1 test, 0 val */
+    int eval_batch; /* users per evaluation batch */
     float dropout, emb_scale;
     /* parameters */
     Embedding item_emb, pos_emb;
@@ -280,7 +281,7 @@ static Tensor *train_loss(Model *m, Graph *g, int b, double *correct, double *co
 /* ---- evaluation ----------------------------------------------------------------------- */
 
 /* ---- evaluation as arrays --------------------------------------------------------------
- * The users with a target in the split (val or test: eval_test), EVAL_BATCH at a time.
+ * The users with a target in the split (val or test: eval_test), eval_batch at a time.
  * Inputs: items [B, S] (each history left-aligned, then 0), positions [B, S] (the
  * position ids of those rows), lengths [B]; output: scores [B, rows] of every item. */
 
@@ -295,13 +296,16 @@ static int eval_users(const SasRec *s, int *users) {
     return nu;
 }
 
-static int eval_batches(Model *m) { return (eval_users(m->self, NULL) + EVAL_BATCH - 1) / EVAL_BATCH; }
+static int eval_batches(Model *m) {
+    SasRec *s = m->self;
+    return (eval_users(s, NULL) + s->eval_batch - 1) / s->eval_batch;
+}
 
 static void eval_inputs(Model *m, int b, NpyArray *in) {
     SasRec *s = m->self;
     const LooSplit *sp = &s->split;
     int *users = qat_malloc((size_t)sp->n_users * sizeof(int)), *hist = qat_malloc((size_t)(s->L + 1) * sizeof(int));
-    int nu = eval_users(s, users), u0 = b * EVAL_BATCH, B = nu - u0 < EVAL_BATCH ? nu - u0 : EVAL_BATCH;
+    int nu = eval_users(s, users), u0 = b * s->eval_batch, B = nu - u0 < s->eval_batch ? nu - u0 : s->eval_batch;
     s->off[0] = 0;
     int S = 0;
     for (int i = 0; i < B; i++) {
@@ -378,8 +382,8 @@ static void eval_metrics(Model *m, const NpyArray *outs, Metrics *out) {
     double loss = 0.0;
     int nt = omp_get_max_threads();
     unsigned char *skip_all = qat_calloc((size_t)nt * R, 1);
-    for (int u0 = 0, bi = 0; u0 < nu; u0 += EVAL_BATCH, bi++) {
-        int B = nu - u0 < EVAL_BATCH ? nu - u0 : EVAL_BATCH;
+    for (int u0 = 0, bi = 0; u0 < nu; u0 += s->eval_batch, bi++) {
+        int B = nu - u0 < s->eval_batch ? nu - u0 : s->eval_batch;
         if (outs[bi].type != NPY_F32 || outs[bi].ndim != 2 || outs[bi].shape[0] != B || outs[bi].shape[1] != R)
             qat_die("sasrec: the scores of batch %d must be float32 [%d, %d]", bi, B, R);
         const float *scores = outs[bi].data;
@@ -612,6 +616,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     s->dropout = (float)cfg_float(cfg, "model.dropout");
     s->nneg = (int)cfg_int(cfg, "model.num_negatives");
     s->eval_neg = (int)cfg_int(cfg, "dataset.eval_negatives");
+    s->eval_batch = (int)cfg_int(cfg, "training.eval_batch_size");
     int gelu = pick(cfg, "model.activation", "relu", "gelu");
     BlockKind kind = pick(cfg, "model.block", "sasrec", "pre_ln") ? BLOCK_PRE_LN : BLOCK_SASREC;
     int torch_init = pick(cfg, "model.init", "xavier", "torch");
@@ -663,7 +668,7 @@ static Model *create(const Config *cfg, uint64_t seed) {
     sample_eval_negatives(s, (uint64_t)cfg_int(cfg, "dataset.negatives_seed"));
     rng_seed(&s->rng, seed ^ 0x5a5a5a5aULL);
     m->rng = &s->rng;
-    int rows_max = (m->batch_size > EVAL_BATCH ? m->batch_size : EVAL_BATCH) * s->L;
+    int rows_max = (m->batch_size > s->eval_batch ? m->batch_size : s->eval_batch) * s->L;
     int cand = m->batch_size * (s->nneg + 1);
     s->ids = qat_malloc((size_t)rows_max * sizeof(int));
     s->pos = qat_malloc((size_t)rows_max * sizeof(int));
