@@ -26,7 +26,7 @@ declare -A small=(
 )
 # model -> config of the evaluation-batch case and of the batch-1 case
 declare -A evalb=(
-    [espcn]="--set evaluation.sets=[set5,set14]"
+    [espcn]="--set evaluation.sets=set5,set14"
     [lstm]="--set dataset.test_limit=2000"
     [sasrec]=""
 )
