@@ -4,14 +4,14 @@
 #include "core/runtime.h"
 #include "models/model.h"
 
-static int count_inputs(const ModelDef *d) {
+int model_eval_input_count(const ModelDef *d) {
     int n = 0;
     while (d->eval_inputs && d->eval_inputs[n]) n++;
     return n;
 }
 
 void model_evaluate_arrays(Model *m, Graph *g, Metrics *out) {
-    int nb = m->eval_batches(m), nin = count_inputs(m->def);
+    int nb = m->eval_batches(m), nin = model_eval_input_count(m->def);
     QAT_ASSERT(nin >= 1 && nin <= 4);
     NpyArray *outs = qat_calloc((size_t)(nb ? nb : 1), sizeof *outs);
     for (int b = 0; b < nb; b++) {

@@ -79,6 +79,8 @@ struct Model {
 /* Frees a model: its sites' quantizers, every parameter (quantizer parameters included),
  * its own data (free_data), the Model. */
 void model_free(Model *m);
+/* The number of the exported graph's inputs (def->eval_inputs). */
+int model_eval_input_count(const ModelDef *d);
 /* evaluate() through the array hooks: every batch's forward, then the metrics. */
 void model_evaluate_arrays(Model *m, Graph *g, Metrics *out);
 

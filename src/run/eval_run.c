@@ -12,12 +12,6 @@
 
 const char *const EVAL_ENGINE_NAMES[] = {"fp32", "fakequant", "int", NULL};
 
-static int count_inputs(const ModelDef *d) {
-    int n = 0;
-    while (d->eval_inputs[n]) n++;
-    return n;
-}
-
 /* DIR/BBBBB_NAME.npy: batch b's array of that name */
 static void batch_path(char *buf, size_t cap, const char *dir, int b, const char *name) {
     if (snprintf(buf, cap, "%s/%05d_%s.npy", dir, b, name) >= (int)cap) qat_die("path too long: %s", dir);
@@ -57,7 +51,7 @@ static void write_eval_json(const SavedRun *r, const char *engine, const Metrics
 void eval_run(SavedRun *r, const EvalOptions *o, Metrics *out) {
     Model *m = r->m;
     if (!m->eval_batches) qat_die("qat eval: the %s model has no evaluation through arrays yet", r->md->name);
-    int nb = m->eval_batches(m), nin = count_inputs(r->md);
+    int nb = m->eval_batches(m), nin = model_eval_input_count(r->md);
     const char *engine = o->outputs_dir ? "outputs" : EVAL_ENGINE_NAMES[o->engine];
     if (o->dump_dir) make_dirs(o->dump_dir);
     /* fp32: every site off for the pass, then back */
