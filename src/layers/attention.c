@@ -59,12 +59,13 @@ static Tensor *row_slice(Graph *g, Tensor *t, int r0, int rows) {
  * the sites are not integer grids. */
 static Tensor *in_proj_int(Graph *g, Attention *a, QuantSite *site, Tensor *x, int r0, int rows) {
     Linear *in = &a->in_proj;
-    const SiteIntWeights *iw = quant_site_int_weights(&in->wq, in->w);
+    IntWeightCodes wc;
     IntCodes xc = {NULL, 0, 0.0f};
     void *codes = graph_alloc(g, x->size ? x->size : 1);
-    if (!iw || !quant_site_int_codes(site, x->data, x->size, codes, &xc.is_signed, &xc.scale)) return NULL;
+    if (!quant_site_int_weights(&in->wq, in->w, r0, rows, &wc) ||
+        !quant_site_int_codes(site, x->data, x->size, codes, &xc.is_signed, &xc.scale))
+        return NULL;
     xc.codes = codes;
-    IntWeightCodes wc = {iw->codes + (size_t)r0 * a->d, iw->rows > 1 ? iw->scales + r0 : iw->scales, iw->rows > 1 ? rows : 1};
     return op_linear_int(g, xc, x->shape[0], a->d, wc, rows, row_slice(g, &in->b->t, r0, rows));
 }
 

@@ -78,12 +78,10 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
 
 static int int_inputs(Graph *g, QuantSite *wq, const Param *w, QuantSite *xq, const Tensor *x, IntCodes *xc,
                       IntWeightCodes *wc) {
-    const SiteIntWeights *iw = quant_site_int_weights(wq, w);
-    if (!iw) return 0;
+    if (!quant_site_int_weights(wq, w, 0, 0, wc)) return 0;
     void *codes = graph_alloc(g, x->size ? x->size : 1);
     if (!quant_site_int_codes(xq, x->data, x->size, codes, &xc->is_signed, &xc->scale)) return 0;
     xc->codes = codes;
-    *wc = (IntWeightCodes){iw->codes, iw->scales, iw->rows};
     return 1;
 }
 
@@ -97,8 +95,8 @@ static Tensor *linear_int(Graph *g, Linear *l, Tensor *x) {
 static Tensor *conv2d_int(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout layout) {
     IntCodes xc;
     IntWeightCodes wc;
-    if (layout != CONV_NCHW || !int_inputs(g, &c->wq, c->w, &c->xq, x, &xc, &wc)) return NULL;
-    return op_conv2d_int(g, xc, x->shape, wc, c->out, c->k, c->stride, c->pad, c->b ? &c->b->t : NULL, act);
+    if (!int_inputs(g, &c->wq, c->w, &c->xq, x, &xc, &wc)) return NULL;
+    return op_conv2d_int(g, xc, x->shape, layout, wc, c->out, c->k, c->stride, c->pad, c->b ? &c->b->t : NULL, act);
 }
 
 /* Counts the call as integer or float; returns y. */

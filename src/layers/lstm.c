@@ -73,13 +73,12 @@ static int lstm_integer(Graph *g, LstmLayer *l, const Tensor *x, LstmInt *in8) {
     xc.codes = codes;
     for (int d = 0; d < l->ndir; d++) {
         LstmDirection *dir = &l->dir[d];
-        const SiteIntWeights *ih = quant_site_int_weights(&dir->wih_q, dir->w_ih);
-        const SiteIntWeights *hh = quant_site_int_weights(&dir->whh_q, dir->w_hh);
         Quantizer *hq = dir->h_q.q;
-        if (!ih || !hh || !hq || !hq->initialized || !hq->ops->describe) return 0;
+        if (!quant_site_int_weights(&dir->wih_q, dir->w_ih, 0, 0, &in8[d].wih) ||
+            !quant_site_int_weights(&dir->whh_q, dir->w_hh, 0, 0, &in8[d].whh) || !hq || !hq->initialized ||
+            !hq->ops->describe)
+            return 0;
         in8[d].x = xc;
-        in8[d].wih = (IntWeightCodes){ih->codes, ih->scales, ih->rows};
-        in8[d].whh = (IntWeightCodes){hh->codes, hh->scales, hh->rows};
         hq->ops->describe(hq, &in8[d].h);
         if (!quant_func_is_int8(&in8[d].h, &in8[d].h_signed)) return 0;
     }
@@ -97,12 +96,13 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
         if (integer) g->integer_calls++;
         else g->float_calls++;
     }
-    Tensor *xq = quant_site_apply(g, &l->x_q, x, p->B);
+    /* (the integer products read codes: no fake-quantized copies) */
+    Tensor *xq = integer ? x : quant_site_apply(g, &l->x_q, x, p->B);
     LstmWeights w[2];
     for (int d = 0; d < l->ndir; d++) {
         LstmDirection *dir = &l->dir[d];
-        w[d].w_ih = quant_site_apply(g, &dir->wih_q, &dir->w_ih->t, 1);
-        w[d].w_hh = quant_site_apply(g, &dir->whh_q, &dir->w_hh->t, 1);
+        w[d].w_ih = integer ? &dir->w_ih->t : quant_site_apply(g, &dir->wih_q, &dir->w_ih->t, 1);
+        w[d].w_hh = integer ? &dir->w_hh->t : quant_site_apply(g, &dir->whh_q, &dir->w_hh->t, 1);
         w[d].b_ih = &dir->b_ih->t, w[d].b_hh = &dir->b_hh->t;
         /* taken from the site at each forward: a calibration that swaps it sees the calls */
         w[d].hq = dir->h_q.q;

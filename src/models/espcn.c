@@ -88,9 +88,10 @@ typedef struct {
 
 /* x [B,1,h,w] (the same array as [B,h,w,1]) -> [B,1,rh,rw]. Training with
  * model.winograd runs channels last, where conv2 and conv3 take Winograd (nn/conv2d.c);
- * evaluation runs NCHW, whose whole-image convs split rows over the threads. */
+ * evaluation runs NCHW, whose whole-image convs split rows over the threads; the
+ * integer engine channels last, whose patches copy channel runs. */
 static Tensor *forward(Espcn *s, Graph *g, float *x, int B, int h, int w) {
-    int nhwc = s->winograd && g->training;
+    int nhwc = (s->winograd && g->training) || g->integer;
     ConvLayout layout = nhwc ? CONV_NHWC : CONV_NCHW;
     int shape[4] = {B, nhwc ? h : 1, nhwc ? w : h, nhwc ? 1 : w};
     Tensor *t = graph_input(g, x, 4, shape);

@@ -355,10 +355,11 @@ static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
     Tensor *hl = gather_rows(g, h, s->last, B);
     NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, R});
     if (g->integer) { /* the scorer on codes: h's under its site, the item table's */
-        const SiteIntWeights *iw = quant_site_int_weights(&s->item_emb.wq, s->item_emb.table);
+        IntWeightCodes wc;
         IntCodes hc = {graph_alloc(g, hl->size), 0, 0.0f};
-        if (iw && quant_site_int_codes(&s->out_xq, hl->data, hl->size, (void *)hc.codes, &hc.is_signed, &hc.scale)) {
-            Tensor *y = op_linear_int(g, hc, B, d, (IntWeightCodes){iw->codes, iw->scales, iw->rows}, R, NULL);
+        if (quant_site_int_weights(&s->item_emb.wq, s->item_emb.table, 0, R, &wc) &&
+            quant_site_int_codes(&s->out_xq, hl->data, hl->size, (void *)hc.codes, &hc.is_signed, &hc.scale)) {
+            Tensor *y = op_linear_int(g, hc, B, d, wc, R, NULL);
             memcpy(out.data, y->data, (size_t)B * R * sizeof(float));
             g->integer_calls++;
             return out;

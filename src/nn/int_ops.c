@@ -35,63 +35,74 @@ void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t 
     }
 }
 
-static float row_scale(IntWeightCodes w, int n) { return w.scales[w.rows > 1 ? n : 0]; }
+static Int8Rescale rescale(IntCodes x, IntWeightCodes w, const Tensor *b) {
+    return (Int8Rescale){x.scale, w.scales, w.rows > 1, b ? b->data : NULL};
+}
 
 Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b) {
-    QAT_ASSERT(!g->training);
-    int32_t *acc = graph_alloc(g, (size_t)M * N * sizeof *acc);
-    int8_gemm(INT8_KERNEL_AUTO, M, N, K, x.codes, x.is_signed, w.codes, acc);
+    QAT_ASSERT(!g->training && w.packed->N == N && w.packed->K == K);
     Tensor *y = graph_tensor2(g, 0, M, N);
-    for (int n = 0; n < N; n++) {
-        float s = x.scale * row_scale(w, n), bias = b ? b->data[n] : 0.0f;
-        for (int m = 0; m < M; m++) y->data[(size_t)m * N + n] = (float)acc[(size_t)m * N + n] * s + bias;
-    }
+    int8_gemm(M, x.codes, (size_t)K, x.is_signed, w.packed, y->data, (size_t)N, rescale(x, w, b));
     return y;
 }
 
-/* patches[p][(c*k + u)*k + v] = x[c][i*s + u - pad][j*s + v - pad] (0 outside), p = i*Wo + j */
-static void patches_of(const uint8_t *x, int C, int H, int W, int k, int s, int pad, int Ho, int Wo, uint8_t *out) {
-    int CKK = C * k * k;
-    for (int i = 0; i < Ho; i++)
-        for (int j = 0; j < Wo; j++) {
-            uint8_t *row = out + ((size_t)i * Wo + j) * CKK;
-            for (int c = 0; c < C; c++)
-                for (int u = 0; u < k; u++) {
-                    int h = i * s + u - pad;
-                    for (int v = 0; v < k; v++) {
-                        int wc = j * s + v - pad;
-                        *row++ = h >= 0 && h < H && wc >= 0 && wc < W ? x[((size_t)c * H + h) * W + wc] : 0;
-                    }
-                }
-        }
-}
-
-Tensor *op_conv2d_int(Graph *g, IntCodes x, const int *xshape, IntWeightCodes w, int O, int k, int stride, int pad,
-                      const Tensor *b, ConvAct act) {
-    QAT_ASSERT(!g->training);
-    int N = xshape[0], C = xshape[1], H = xshape[2], W = xshape[3];
-    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, P = Ho * Wo, CKK = C * k * k;
-    QAT_ASSERT(Ho > 0 && Wo > 0);
-    Tensor *y = graph_tensor4(g, 0, N, O, Ho, Wo);
-    /* Whole samples per thread with a batch; one sample at a time (the GEMM's rows over
-     * the threads) without. */
-    int nt = omp_get_max_threads(), team = N >= nt ? nt : 1;
-    uint8_t *pat_all = graph_alloc(g, (size_t)team * P * CKK);
-    int32_t *acc_all = graph_alloc(g, (size_t)team * P * O * sizeof(int32_t));
-#pragma omp parallel for schedule(static) num_threads(team)
-    for (int n = 0; n < N; n++) {
-        int t = omp_get_thread_num();
-        uint8_t *pat = pat_all + (size_t)t * P * CKK; /* the codes' bytes: int8 or uint8 alike */
-        int32_t *acc = acc_all + (size_t)t * P * O;
-        patches_of((const uint8_t *)x.codes + (size_t)n * C * H * W, C, H, W, k, stride, pad, Ho, Wo, pat);
-        int8_gemm(INT8_KERNEL_AUTO, P, O, CKK, pat, x.is_signed, w.codes, acc);
-        float *yn = y->data + (size_t)n * O * P;
-        for (int o = 0; o < O; o++) {
-            float s = x.scale * row_scale(w, o), bias = b ? b->data[o] : 0.0f;
-            float *plane = yn + (size_t)o * P;
-            for (int p = 0; p < P; p++) plane[p] = (float)acc[(size_t)p * O + o] * s + bias;
-            conv_act_inplace(act, plane, (size_t)P);
+/* Output row i of image x [H, W, C] (channels last) as patches [Wo, k*k*C], (kh, kw, c)
+ * order; zeros (code 0 is 0 on every grid) outside. */
+static void patch_row(const uint8_t *x, int C, int H, int W, int k, int s, int pad, int i, int Wo, uint8_t *out) {
+    size_t K = (size_t)k * k * C;
+    for (int j = 0; j < Wo; j++) {
+        uint8_t *row = out + (size_t)j * K;
+        for (int u = 0; u < k; u++) {
+            int h = i * s + u - pad;
+            for (int v = 0; v < k; v++, row += C) {
+                int wc = j * s + v - pad;
+                if (h < 0 || h >= H || wc < 0 || wc >= W) memset(row, 0, (size_t)C);
+                else if (C == 1) *row = x[(size_t)h * W + wc];
+                else memcpy(row, x + ((size_t)h * W + wc) * C, (size_t)C);
+            }
         }
     }
+}
+
+Tensor *op_conv2d_int(Graph *g, IntCodes x, const int *xshape, ConvLayout layout, IntWeightCodes w, int O, int k,
+                      int stride, int pad, const Tensor *b, ConvAct act) {
+    QAT_ASSERT(!g->training);
+    int nhwc = layout == CONV_NHWC;
+    int N = xshape[0], C = nhwc ? xshape[3] : xshape[1], H = nhwc ? xshape[1] : xshape[2];
+    int W = nhwc ? xshape[2] : xshape[3];
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * C;
+    size_t P = (size_t)Ho * Wo;
+    QAT_ASSERT(Ho > 0 && Wo > 0 && w.packed->N == O && w.packed->K == K);
+    const uint8_t *xc = x.codes; /* int8 or uint8 alike: bytes */
+    if (!nhwc && C > 1) {        /* the patches copy channel runs: channels last first */
+        uint8_t *t = graph_alloc(g, (size_t)N * C * H * W);
+        size_t HW = (size_t)H * W;
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < HW; p++) t[((size_t)n * HW + p) * C + c] = xc[((size_t)n * C + c) * HW + p];
+        xc = t;
+    }
+    Tensor *y = nhwc ? graph_tensor4(g, 0, N, Ho, Wo, O) : graph_tensor4(g, 0, N, O, Ho, Wo);
+    float *yl = nhwc || O == 1 ? y->data : graph_alloc(g, (size_t)N * P * O * sizeof(float)); /* channels last */
+    Int8Rescale r = rescale(x, w, b);
+    int rows = N * Ho, nt = omp_get_max_threads();
+    uint8_t *pat_all = graph_alloc(g, (size_t)nt * Wo * K);
+#pragma omp parallel for schedule(static) if (rows > 1 && (double)P * N * O * K > 1 << 17)
+    for (int ri = 0; ri < rows; ri++) {
+        int n = ri / Ho, i = ri % Ho;
+        uint8_t *pat = pat_all + (size_t)omp_get_thread_num() * Wo * K;
+        patch_row(xc + (size_t)n * H * W * C, C, H, W, k, stride, pad, i, Wo, pat);
+        float *yr = yl + ((size_t)n * P + (size_t)i * Wo) * O;
+        int8_gemm(Wo, pat, (size_t)K, x.is_signed, w.packed, yr, (size_t)O, r);
+        conv_act_inplace(act, yr, (size_t)Wo * O);
+    }
+    if (yl != y->data) /* back to planes */
+        for (int n = 0; n < N; n++)
+#pragma omp parallel for schedule(static) if (P * O > 1 << 16)
+            for (int o = 0; o < O; o++) {
+                float *plane = y->data + ((size_t)n * O + o) * P;
+                const float *src = yl + (size_t)n * P * O + o;
+                for (size_t p = 0; p < P; p++) plane[p] = src[p * O];
+            }
     return y;
 }

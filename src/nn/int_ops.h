@@ -11,6 +11,7 @@
 
 #include "core/graph.h"
 #include "core/quantizer.h"
+#include "nn/int8_gemm.h"
 #include "nn/ops.h"
 
 /* Activation codes: uint8, or int8 when is_signed; values = codes * scale. */
@@ -20,9 +21,10 @@ typedef struct {
     float scale;
 } IntCodes;
 
-/* Weight codes [rows of out, K] with per-row scales (w_rows == out) or one (w_rows == 1). */
+/* Weight codes [out, K], packed for int8_gemm, with per-row scales (rows == out) or one
+ * (rows == 1). */
 typedef struct {
-    const int8_t *codes;
+    const Int8Packed *packed;
     const float *scales;
     int rows;
 } IntWeightCodes;
@@ -38,8 +40,10 @@ void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t 
 /* y[M, N] = x[M, K] w[N, K]^T + b (b NULL: none). */
 Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b);
 
-/* NCHW conv of x [N, C, H, W] codes with w [O, C, k, k] codes, then + b and act. */
-Tensor *op_conv2d_int(Graph *g, IntCodes x, const int *xshape, IntWeightCodes w, int O, int k, int stride, int pad,
-                      const Tensor *b, ConvAct act);
+/* Conv of x codes ([N, C, H, W] or, channels last, [N, H, W, C]: xshape in that order)
+ * with w [O, k, k, C] codes (K in (kh, kw, c) order: the patches' order), then + b and
+ * act; y in x's layout. */
+Tensor *op_conv2d_int(Graph *g, IntCodes x, const int *xshape, ConvLayout layout, IntWeightCodes w, int O, int k,
+                      int stride, int pad, const Tensor *b, ConvAct act);
 
 #endif

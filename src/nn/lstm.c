@@ -85,7 +85,6 @@ typedef struct {
     Quantizer *hq;      /* the h_{t-1} quantizer, or NULL */
     const LstmInt *in8; /* the integer engine's codes, or NULL */
     void *hcode;        /* [B, H]: one step's h_{t-1} codes (integer engine) */
-    int32_t *zacc;      /* [B, 4H]: their product with W_hh's codes */
 } DirState;
 
 typedef struct {
@@ -119,11 +118,9 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
     for (int k = 0; k < p->T; k++) {
         int Bt = p->bs[k], r0 = p->off[k];
         if (k > 0 && s->in8) {
-            int8_gemm(INT8_KERNEL_AUTO, Bt, G, H, s->hcode, s->in8->h_signed, s->in8->whh.codes, s->zacc);
-            for (int b = 0; b < Bt; b++)
-                for (int j = 0; j < G; j++)
-                    s->z[(size_t)b * G + j] = (float)s->zacc[(size_t)b * G + j] * s->in8->h.out_scale *
-                                              s->in8->whh.scales[s->in8->whh.rows > 1 ? j : 0];
+            const LstmInt *in8 = s->in8;
+            Int8Rescale r = {in8->h.out_scale, in8->whh.scales, in8->whh.rows > 1, NULL};
+            int8_gemm(Bt, s->hcode, (size_t)H, in8->h_signed, in8->whh.packed, s->z, (size_t)G, r);
         } else if (k > 0) {
             packed_mat_gemm(&s->whh_t, Bt, s->xh + (size_t)r0 * ld + D, ld, s->z, G);
         } else
@@ -353,12 +350,8 @@ static void integer_input_projection(Graph *g, const LstmInt *in8, const LstmPac
         rows = graph_alloc(g, (size_t)N * D);
         for (int r = 0; r < N; r++) memcpy(rows + (size_t)r * D, xc + (size_t)p->rev[r] * D, (size_t)D);
     }
-    int32_t *acc = graph_alloc(g, (size_t)N * G * sizeof(int32_t));
-    int8_gemm(INT8_KERNEL_AUTO, N, G, D, rows, in8->x.is_signed, in8->wih.codes, acc);
-    for (int r = 0; r < N; r++)
-        for (int j = 0; j < G; j++)
-            gates[(size_t)r * G + j] =
-                (float)acc[(size_t)r * G + j] * in8->x.scale * in8->wih.scales[in8->wih.rows > 1 ? j : 0];
+    Int8Rescale r = {in8->x.scale, in8->wih.scales, in8->wih.rows > 1, NULL};
+    int8_gemm(N, rows, (size_t)D, in8->x.is_signed, in8->wih.packed, gates, (size_t)G, r);
 }
 
 static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden,
@@ -407,7 +400,6 @@ static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWe
             QAT_ASSERT(!g->training && s->hq);
             integer_input_projection(g, s->in8, p, d, D, G, s->gates);
             s->hcode = graph_alloc(g, (size_t)B * H);
-            s->zacc = graph_alloc(g, (size_t)B * G * sizeof(int32_t));
             continue;
         }
         packed_mat_init(&s->whh_t, s->whh->data, H, 1, H, G, graph_alloc(g, packed_mat_floats(H, G) * sizeof(float)));

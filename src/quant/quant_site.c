@@ -59,6 +59,7 @@ static void int_weights_free(SiteIntWeights *iw) {
     if (!iw) return;
     free(iw->codes);
     free(iw->scales);
+    for (int i = 0; i < iw->npacked; i++) int8_packed_free(iw->packed[i].p);
     free(iw);
 }
 
@@ -114,7 +115,7 @@ int quant_export_odd_grid(QuantExport *ex, size_t n, const float *y) {
     return 1;
 }
 
-const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w) {
+static const SiteIntWeights *int_weights(QuantSite *s, const Param *w) {
     Quantizer *q = s->q;
     if (!q) return NULL;
     if (!s->iw) {
@@ -143,6 +144,40 @@ const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w) {
         free(codes);
     }
     return s->iw->ok ? s->iw : NULL;
+}
+
+/* Rows [r0, r0 + n) of the codes packed, a conv's in (kh, kw, c) order. */
+static Int8Packed *pack_rows(const QuantSite *s, const Param *w, const int8_t *codes, int r0, int n) {
+    int K = (int)(w->t.size / (size_t)w->t.shape[0]);
+    const int8_t *src = codes + (size_t)r0 * K;
+    if (s->layer_kind != LAYER_CONV2D || w->t.ndim != 4 || w->t.shape[1] == 1)
+        return int8_pack(INT8_KERNEL_AUTO, n, K, src, (size_t)K);
+    int C = w->t.shape[1], kk = w->t.shape[2] * w->t.shape[3];
+    int8_t *t = qat_malloc((size_t)n * K);
+    for (int o = 0; o < n; o++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < kk; p++) t[((size_t)o * kk + p) * C + c] = src[((size_t)o * C + c) * kk + p];
+    Int8Packed *pk = int8_pack(INT8_KERNEL_AUTO, n, K, t, (size_t)K);
+    free(t);
+    return pk;
+}
+
+int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeightCodes *out) {
+    SiteIntWeights *iw = (SiteIntWeights *)int_weights(s, w);
+    if (!iw) return 0;
+    if (n <= 0) r0 = 0, n = w->t.shape[0];
+    QAT_ASSERT(r0 >= 0 && r0 + n <= w->t.shape[0]);
+    int i = 0;
+    while (i < iw->npacked && (iw->packed[i].r0 != r0 || iw->packed[i].n != n)) i++;
+    if (i == iw->npacked) {
+        QAT_ASSERT(i < (int)(sizeof iw->packed / sizeof iw->packed[0]));
+        iw->packed[i].r0 = r0, iw->packed[i].n = n;
+        iw->packed[i].p = pack_rows(s, w, iw->codes, r0, n);
+        iw->npacked++;
+    }
+    int per_row = iw->rows > 1;
+    *out = (IntWeightCodes){iw->packed[i].p, per_row ? iw->scales + r0 : iw->scales, per_row ? n : 1};
+    return 1;
 }
 
 int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale) {

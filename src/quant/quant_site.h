@@ -6,6 +6,7 @@
 
 #include "core/graph.h"
 #include "core/quantizer.h"
+#include "nn/int_ops.h"
 
 typedef enum { SITE_WEIGHT, SITE_INPUT } SiteKind;
 typedef enum { SITE_MIDDLE, SITE_FIRST, SITE_LAST } SitePosition;
@@ -22,11 +23,16 @@ typedef struct {
 typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 
 /* A weight site's fake-quantized values as int8 codes x per-row scales (built once, when
- * the grid is exactly that: quant_site_int_weights). */
+ * the grid is exactly that: quant_site_int_weights), and the row ranges packed so far. */
 typedef struct {
     int8_t *codes;
     float *scales;
     int rows, ok;
+    struct {
+        int r0, n;
+        Int8Packed *p;
+    } packed[4];
+    int npacked;
 } SiteIntWeights;
 
 typedef struct QuantSite QuantSite;
@@ -75,10 +81,12 @@ Quantizer *quant_site_ready(QuantSite *s, const Tensor *x, int batch, int traini
 int quant_export_odd_grid(QuantExport *ex, size_t n, const float *y);
 
 /* The integer engine's view of a site (evaluation only; weights must not change after):
- * the weight w as int8 codes and per-row scales, checked value by value against the
- * fake quantizer (NULL when the site is off or its values are not codes x scales in
- * int8: APoT's levels, PACT's SAWB grid); cached in the site. */
-const SiteIntWeights *quant_site_int_weights(QuantSite *s, const Param *w);
+ * the weight w's rows [r0, r0 + n) (n <= 0: all rows) as int8 codes packed for int8_gemm,
+ * with their scales, checked value by value against the fake quantizer; a conv's codes
+ * with K in (kh, kw, c) order, as op_conv2d_int's patches. Cached in the site. 0 when the
+ * site is off or its values are not codes x scales in int8 (APoT's levels, PACT's SAWB
+ * grid). */
+int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeightCodes *out);
 /* x's codes under an activation site whose function is a grid through zero of at most
  * 8 bits (QuantFunc: no levels, sign or offset): codes[i] as int8 (*is_signed) or uint8,
  * with y = codes * *scale the fake-quantized values. 0 (and nothing written) when the
