@@ -129,6 +129,10 @@ Tensor *conv2d_forward(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayout l
 }
 
 Tensor *embedding_forward(Graph *g, Embedding *e, const int *ids, int n) {
+    if (g->integer && e->wq.q) { /* the rows from codes, not the whole table quantized */
+        Tensor *y = graph_tensor2(g, 0, n, e->table->t.shape[1]);
+        if (counted(g, quant_site_int_rows(&e->wq, e->table, ids, n, y->data) ? y : NULL)) return y;
+    }
     Tensor *tq = quant_site_apply(g, &e->wq, &e->table->t, 1);
     return op_embedding(g, tq, ids, n, e->padding_idx);
 }

@@ -73,7 +73,7 @@ typedef struct {
     /* xh [N, in + H]: row (k, b) = [x_t ; what W_hh reads at step k] (h part 0 at k = 0),
      * side by side so one GEMM gives dW_ih and dW_hh. The reverse direction's x part
      * is its input time-reversed. */
-    float *xh;
+    float *xh;          /* (NULL in the integer engine) */
     int ld;             /* in + H */
     float *bias;        /* b_ih + b_hh [4H] */
     float *gates;       /* [N, 4H]: G = x W_ih^T, then the activations i f g o, then dz */
@@ -113,7 +113,7 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
     const LstmPack *p = &c->p;
     DirState *s = &c->d[d];
     int H = c->hidden, G = 4 * H, nd = c->ndir, B = p->B, D = c->in, ld = s->ld;
-    for (int b = 0; b < B; b++) memset(s->xh + (size_t)b * ld + D, 0, (size_t)H * sizeof(float)); /* h_{-1} = 0 */
+    for (int b = 0; b < B && s->xh; b++) memset(s->xh + (size_t)b * ld + D, 0, (size_t)H * sizeof(float)); /* h_{-1} = 0 */
     if (s->hfp) memset(s->hfp, 0, (size_t)B * H * sizeof(float));
     for (int k = 0; k < p->T; k++) {
         int Bt = p->bs[k], r0 = p->off[k];
@@ -381,13 +381,14 @@ static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWe
         s->bias = graph_alloc(g, (size_t)G * sizeof(float));
         for (int j = 0; j < G; j++) s->bias[j] = s->b_ih->data[j] + s->b_hh->data[j];
         s->ld = D + H;
-        s->xh = graph_alloc(g, (size_t)N * s->ld * sizeof(float));
+        /* (the integer products read codes instead: no float copy) */
+        s->xh = w[d].integer ? NULL : graph_alloc(g, (size_t)N * s->ld * sizeof(float));
         const float *xs = c->xq->data;
         const int *rev = p->rev;
         float *xh = s->xh;
         int ld = s->ld;
-#pragma omp parallel for schedule(static) if (N > 64)
-        for (int r = 0; r < N; r++)
+#pragma omp parallel for schedule(static) if (N > 64 && xh)
+        for (int r = 0; r < (xh ? N : 0); r++)
             memcpy(xh + (size_t)r * ld, xs + (size_t)(d ? rev[r] : r) * D, (size_t)D * sizeof(float));
         s->gates = graph_alloc(g, (size_t)N * G * sizeof(float));
         s->c = graph_alloc(g, (size_t)N * H * sizeof(float));

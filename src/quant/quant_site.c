@@ -180,6 +180,20 @@ int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeigh
     return 1;
 }
 
+int quant_site_int_rows(QuantSite *s, const Param *w, const int *ids, int n, float *out) {
+    const SiteIntWeights *iw = int_weights(s, w);
+    if (!iw) return 0;
+    int V = w->t.shape[0];
+    size_t D = w->t.size / (size_t)V;
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= V) qat_die("embedding index %d outside the table of %d rows", ids[i], V);
+        const int8_t *c = iw->codes + (size_t)ids[i] * D;
+        float scale = iw->scales[iw->rows > 1 ? ids[i] : 0], *o = out + (size_t)i * D;
+        for (size_t j = 0; j < D; j++) o[j] = scale * (float)c[j];
+    }
+    return 1;
+}
+
 int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale) {
     Quantizer *q = s->q;
     if (!q || !q->ops->describe) return 0;

@@ -87,6 +87,10 @@ int quant_export_odd_grid(QuantExport *ex, size_t n, const float *y);
  * site is off or its values are not codes x scales in int8 (APoT's levels, PACT's SAWB
  * grid). */
 int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeightCodes *out);
+/* Rows ids[0 .. n) of w's values from those codes, codes x scale (the fake quantizer's
+ * values exactly, without quantizing the whole table): the integer engine's embedding
+ * lookup. 0 (nothing written) when quant_site_int_weights has no codes. */
+int quant_site_int_rows(QuantSite *s, const Param *w, const int *ids, int n, float *out);
 /* x's codes under an activation site whose function is a grid through zero of at most
  * 8 bits (QuantFunc: no levels, sign or offset): codes[i] as int8 (*is_signed) or uint8,
  * with y = codes * *scale the fake-quantized values. 0 (and nothing written) when the
