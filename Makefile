@@ -7,7 +7,7 @@ CTEST_ARGS ?= --output-on-failure
 # Threads of every test run (unit tests read OMP_NUM_THREADS, CLI tests pass it as --threads).
 TEST_THREADS ?= 2
 
-.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench bench-engines fixtures clean oracles
+.PHONY: all deps build build-sanitize data run test test-sanitize test-matrix bench bench-engines bench-deploy fixtures clean oracles
 
 all: build
 
@@ -82,6 +82,14 @@ bench: data
 # Inference: qat's fp32, fake-quant and integer engines and onnxruntime on the same inputs.
 bench-engines: data oracles
 	bash bench/run_engines.sh
+
+# Trained 4-bit LSQ models of every model (qat table --methods lsq, quick preset): their
+# ONNX sizes and the metrics of fake-quant, the integer engine and onnxruntime.
+DEPLOY_RUNS ?= runs/deploy
+bench-deploy: build data oracles
+	$(BUILD)/qat table --bits 4 --preset quick --models simple_cnn,espcn,lstm,sasrec --methods lsq \
+		--output-dir $(DEPLOY_RUNS)
+	bash bench/run_deploy.sh $(DEPLOY_RUNS)
 
 # Regenerates tests/fixtures from PyTorch (Debian's python3-torch).
 fixtures:

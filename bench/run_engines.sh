@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
 threads=${1:-2}
-QAT=${BUILD:-build}/qat
-PY=${QAT_PYTHON:-.venv-oracles/bin/python}
-out=bench/out/engines
-rm -rf "$out"
-mkdir -p "$out"
+inference_bench_dir engines
 machine
 
 # One short epoch (a run with no epoch writes no checkpoint), on a small training subset:
@@ -36,7 +32,6 @@ declare -A one=(
     [sasrec]="--set dataset.user_limit=500 --set training.eval_batch_size=1"
 )
 fastest() { sort -g | head -1; }
-json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$2"; }
 
 # bench_case MODEL LABEL CONFIG...
 bench_case() {

@@ -80,7 +80,7 @@ static int lstm_integer(Graph *g, LstmLayer *l, const Tensor *x, LstmInt *in8) {
             return 0;
         in8[d].x = xc;
         hq->ops->describe(hq, &in8[d].h);
-        if (!quant_func_is_int8(&in8[d].h, &in8[d].h_signed)) return 0;
+        if (!quant_int_grid(&in8[d].h, &in8[d].hg)) return 0;
     }
     return 1;
 }

@@ -193,12 +193,20 @@ static Tensor *gather_rows(Graph *g, Tensor *x, const int *rows, int n) {
 
 /* ---- the network ------------------------------------------------------------------------ */
 
-/* The quantized item table (for lookup and scoring) and h = LN_final(blocks(embed)). */
+/* The quantized item table (for lookup and scoring; NULL in the integer engine, which
+ * looks rows up from codes) and h = LN_final(blocks(embed)). */
 static Tensor *encode(SasRec *s, Graph *g, const SeqBatch *sb, Tensor **M_out) {
     int T = sb->off[sb->n];
-    Tensor *M = quant_site_apply(g, &s->item_emb.wq, &s->item_emb.table->t, 1);
-    Tensor *P = quant_site_apply(g, &s->pos_emb.wq, &s->pos_emb.table->t, 1);
-    Tensor *x = embed_forward(g, M, P, s->ids, s->pos, T, s->emb_scale);
+    Tensor *M = NULL, *x;
+    if (g->integer) { /* the rows from codes: no table fake-quantized whole per batch */
+        Tensor *mi = embedding_forward(g, &s->item_emb, s->ids, T), *pi = embedding_forward(g, &s->pos_emb, s->pos, T);
+        x = graph_tensor2(g, 0, T, s->d);
+        for (size_t i = 0; i < x->size; i++) x->data[i] = s->emb_scale * mi->data[i] + pi->data[i];
+    } else {
+        M = quant_site_apply(g, &s->item_emb.wq, &s->item_emb.table->t, 1);
+        Tensor *P = quant_site_apply(g, &s->pos_emb.wq, &s->pos_emb.table->t, 1);
+        x = embed_forward(g, M, P, s->ids, s->pos, T, s->emb_scale);
+    }
     x = op_dropout_fast(g, x, s->dropout);
     for (int b = 0; b < s->nblocks; b++) x = attn_block_forward(g, &s->blocks[b], x, sb);
     *M_out = M;
@@ -367,6 +375,7 @@ static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
         g->float_calls++;
     }
     Tensor *hq = quant_site_apply(g, &s->out_xq, hl, B);
+    if (!M) M = quant_site_apply(g, &s->item_emb.wq, &s->item_emb.table->t, 1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, R, d, 1.0f, hq->data, d, M->data, d, 0.0f, out.data, R);
     return out;
 }

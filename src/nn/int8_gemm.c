@@ -88,11 +88,13 @@ typedef struct {
     float *Y; /* row m0 */
     size_t ldy;
     const Int8Rescale *r;
+    const float *row_add; /* [R]: each row's offset term, or NULL */
 } Tile;
 
 /* The n-th column's scale and bias. */
 static inline float col_scale(const Int8Rescale *r, int n) { return r->a_scale * r->b_scale[r->b_per_row ? n : 0]; }
 static inline float col_bias(const Int8Rescale *r, int n) { return r->bias ? r->bias[n] : 0.0f; }
+static inline float row_add(const Tile *t, int m) { return t->row_add ? t->row_add[m] : 0.0f; }
 
 /* ---- portable C: B unpacked [N][K] ------------------------------------------------------ */
 
@@ -109,7 +111,7 @@ static void tile_c(const Tile *t, int R, int J) {
                 for (int i = 0; i < K; i++) s += (int8_t)a[i] * b[i];
             else
                 for (int i = 0; i < K; i++) s += a[i] * b[i];
-            t->Y[(size_t)m * t->ldy + n] = (float)s * col_scale(t->r, n) + col_bias(t->r, n);
+            t->Y[(size_t)m * t->ldy + n] = (float)s * col_scale(t->r, n) + col_bias(t->r, n) + row_add(t, m);
         }
     }
 }
@@ -153,7 +155,8 @@ VNNI static INLINE void tile_vnni(const Tile *t, const int R, const int J) {
         __m512i corr = t->a_signed ? _mm512_maskz_loadu_epi32(mask, B->bsum + n) : _mm512_setzero_si512();
         for (int m = 0; m < R; m++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[m][j], corr));
-            _mm512_mask_storeu_ps(t->Y + (size_t)m * t->ldy + n, mask, _mm512_add_ps(_mm512_mul_ps(v, s), bias));
+            v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(v, s), bias), _mm512_set1_ps(row_add(t, m)));
+            _mm512_mask_storeu_ps(t->Y + (size_t)m * t->ldy + n, mask, v);
         }
     }
 }
@@ -211,6 +214,7 @@ AVX2 static INLINE void tile_avx2(const Tile *t, const int16_t *a16, const int R
         __m256 vs = _mm256_loadu_ps(s), vb = _mm256_loadu_ps(bias);
         for (int m = 0; m < R; m++) {
             __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[m][j]), vs), vb);
+            v = _mm256_add_ps(v, _mm256_set1_ps(row_add(t, m)));
             float *dst = t->Y + (size_t)m * t->ldy + n;
             if (left >= 8) _mm256_storeu_ps(dst, v);
             else {
@@ -248,7 +252,17 @@ void int8_gemm(int M, const void *A, size_t lda, int a_signed, const Int8Packed 
             int rt = (int)(i / col_tiles), ct = (int)(i % col_tiles);
             int m0 = rt * ROWS, R = M - m0 < ROWS ? M - m0 : ROWS;
             int nb0 = ct * tb, J = nblocks - nb0 < tb ? nblocks - nb0 : tb;
-            Tile t = {(const uint8_t *)A + (size_t)m0 * lda, lda, a_signed, B, nb0, Y + (size_t)m0 * ldy, ldy, &r};
+            Tile t = {(const uint8_t *)A + (size_t)m0 * lda, lda, a_signed, B, nb0, Y + (size_t)m0 * ldy, ldy, &r, NULL};
+            float radd[ROWS];
+            if (r.b_offset != 0.0f) { /* the rows' sums, for B's offset */
+                for (int m = 0; m < R; m++) {
+                    const uint8_t *a = t.A + (size_t)m * lda;
+                    int32_t sum = 0;
+                    for (int i = 0; i < B->K; i++) sum += a_signed ? (int8_t)a[i] : a[i];
+                    radd[m] = r.a_scale * r.b_offset * (float)sum;
+                }
+                t.row_add = radd;
+            }
             if (k == INT8_KERNEL_VNNI) tile_vnni_any(&t, R, J);
             else if (k == INT8_KERNEL_AVX2) {
                 if (widened != rt) widen_rows(t.A, lda, a_signed, R, B->K, B->Kp, a16), widened = rt;

@@ -1,5 +1,6 @@
 /* Integer matrix products, the kernel of the integer inference engine (docs/EXPORT.md):
  *     Y[M, N] = (A[M, K] B[N, K]^T) * a_scale * b_scale[n] + bias[n]
+ *               (+ a_scale * b_offset * sum_k A[m, k] when B's grid has an offset)
  * A holds activation codes (uint8 for unsigned grids, int8 for signed ones), B weight
  * codes (int8), a row of B one output. The sums are exact in int32 (every kernel gives
  * the same integers); only the rescale is float. B is packed once for the kernel
@@ -41,6 +42,8 @@ typedef struct {
     const float *b_scale; /* [N] when b_per_row, else [1] */
     int b_per_row;
     const float *bias;    /* [N] or NULL */
+    float b_offset;       /* B's values are codes * b_scale + b_offset: adds
+                             a_scale * b_offset * (sum of A's row) */
 } Int8Rescale;
 
 /* Y (row m at Y + m * ldy) from A (row m at A + m * lda, K codes; a_signed: int8, else

@@ -8,19 +8,61 @@
 #include "nn/conv2d_act.h"
 #include "nn/int8_gemm.h"
 
-int quant_func_is_int8(const QuantFunc *f, int *is_signed) {
-    if (f->sym || f->levels || f->add != 0.0f || f->lo != rintf(f->lo) || f->hi != rintf(f->hi)) return 0;
-    if (f->div != 0.0f && f->div != f->out_scale) return 0;
-    *is_signed = f->lo < 0.0f;
-    return *is_signed ? f->lo >= -128.0f && f->hi <= 127.0f : f->lo >= 0.0f && f->hi <= 255.0f;
+int quant_levels_denominator(const float *levels, int n, int max_d) {
+    float smallest = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float v = fabsf(levels[i]);
+        if (v > 0.0f && (smallest == 0.0f || v < smallest)) smallest = v;
+    }
+    if (smallest == 0.0f) return 0;
+    for (int d = 1; d <= max_d; d++) {
+        int ok = 1;
+        for (int i = 0; ok && i < n; i++) {
+            double t = (double)levels[i] * d;
+            ok = fabs(t - rint(t)) <= 1e-4 && fabs(t) <= max_d;
+        }
+        if (ok) return d;
+        if ((double)smallest * d > max_d) break;
+    }
+    return 0;
+}
+
+int quant_int_grid(const QuantFunc *f, IntGrid *g) {
+    if (f->lo != rintf(f->lo) || f->hi != rintf(f->hi) || !(f->out_scale > 0.0f)) return 0;
+    g->is_signed = f->sym || f->lo < 0.0f;
+    int limit = g->is_signed ? 127 : 255;
+    if (f->levels) { /* y = (sign) levels[k] out_scale, levels k / D */
+        int d = quant_levels_denominator(f->levels, f->nlevels, limit);
+        if (!d || fabsf(f->lo) > 1.0f || fabsf(f->hi) > 1.0f) return 0;
+        g->direct = 0;
+        g->scale = f->out_scale / (float)d;
+        return 1;
+    }
+    int fits = f->sym ? fabsf(f->lo) <= 127.0f && fabsf(f->hi) <= 127.0f
+               : g->is_signed ? f->lo >= -128.0f && f->hi <= 127.0f
+                              : f->hi <= 255.0f;
+    if (!fits) return 0;
+    g->direct = !f->sym && f->add == 0.0f && (f->div == 0.0f || f->div == f->out_scale);
+    g->scale = f->out_scale;
+    return 1;
 }
 
 static inline int8_t code_int8(float v) { return v == v ? (int8_t)v : 0; }
 static inline uint8_t code_uint8(float v) { return v == v ? (uint8_t)v : 0; }
 
-void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t n, void *codes) {
+void quant_int_codes(Quantizer *q, const QuantFunc *f, const IntGrid *g, const float *x, size_t n, void *codes,
+                     float *scratch) {
+    if (!g->direct) { /* the forward's values, divided by the grid's scale */
+        q->ops->forward(q, (QuantInput){x, n, 1, 1, 0}, scratch);
+        float s = g->scale;
+        if (g->is_signed)
+            for (size_t i = 0; i < n; i++) ((int8_t *)codes)[i] = code_int8(rintf(scratch[i] / s));
+        else
+            for (size_t i = 0; i < n; i++) ((uint8_t *)codes)[i] = code_uint8(rintf(scratch[i] / s));
+        return;
+    }
     float lo = f->lo, hi = f->hi;
-    if (is_signed) {
+    if (g->is_signed) {
         int8_t *c = codes;
         if (f->div != 0.0f)
             for (size_t i = 0; i < n; i++) c[i] = code_int8(qround(qclip(x[i] / f->div, lo, hi)));
@@ -35,8 +77,12 @@ void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t 
     }
 }
 
+Int8Rescale int_rescale(float a_scale, IntWeightCodes w, const float *bias) {
+    return (Int8Rescale){a_scale, w.scales, w.rows > 1, bias, w.offset};
+}
+
 static Int8Rescale rescale(IntCodes x, IntWeightCodes w, const Tensor *b) {
-    return (Int8Rescale){x.scale, w.scales, w.rows > 1, b ? b->data : NULL};
+    return int_rescale(x.scale, w, b ? b->data : NULL);
 }
 
 Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b) {

@@ -21,21 +21,37 @@ typedef struct {
     float scale;
 } IntCodes;
 
-/* Weight codes [out, K], packed for int8_gemm, with per-row scales (rows == out) or one
- * (rows == 1). */
+/* Weight codes [out, K], packed for int8_gemm: values = code * scale + offset, per-row
+ * scales (rows == out) or one (rows == 1); offset: APoT's denormalised weights' mean. */
 typedef struct {
     const Int8Packed *packed;
     const float *scales;
     int rows;
+    float offset;
 } IntWeightCodes;
 
-/* Whether an activation grid is codes x scale in 8 bits (QuantFunc without levels, sign
- * or offset, integer bounds within int8 or uint8); *is_signed: which. */
-int quant_func_is_int8(const QuantFunc *f, int *is_signed);
-/* codes[i] of x[i] under such a grid, with the forward's own float arithmetic:
- * round(clip(x / div)) or round(clip(x * mul)); NaN (which the float forward passes on)
- * gives code 0. */
-void quant_func_codes(const QuantFunc *f, int is_signed, const float *x, size_t n, void *codes);
+/* How an activation grid's values become 8-bit codes, y = code * scale:
+ * - direct: the div/mul form without levels, sign or offset (LSQ, PACT): the codes come
+ *   straight from x, round(clip(x / div)) or round(clip(x * mul)), in the forward's own
+ *   float arithmetic;
+ * - else the grid is still integers times one scale (APoT's level table, whose levels
+ *   are k / D for integers k: scale = out_scale / D; QIL's interval with an offset before
+ *   rounding): the codes are the quantizer's own forward divided by the scale, exact.
+ * 0 when the codes do not fit int8 (signed grids) or uint8. */
+typedef struct {
+    int is_signed, direct;
+    float scale;
+} IntGrid;
+int quant_int_grid(const QuantFunc *f, IntGrid *g);
+/* The smallest D <= max_d for which every levels[i] * D is an integer (to 1e-4), or 0. */
+int quant_levels_denominator(const float *levels, int n, int max_d);
+/* codes[i] of x[i] under such a grid (NaN, which the float forward passes on, gives code
+ * 0); scratch: n floats, used when the grid is not direct. */
+void quant_int_codes(Quantizer *q, const QuantFunc *f, const IntGrid *g, const float *x, size_t n, void *codes,
+                     float *scratch);
+
+/* The rescale of a product of x codes (scale a_scale) with w's codes, + bias. */
+Int8Rescale int_rescale(float a_scale, IntWeightCodes w, const float *bias);
 
 /* y[M, N] = x[M, K] w[N, K]^T + b (b NULL: none). */
 Tensor *op_linear_int(Graph *g, IntCodes x, int M, int K, IntWeightCodes w, int N, const Tensor *b);

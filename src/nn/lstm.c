@@ -119,8 +119,8 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
         int Bt = p->bs[k], r0 = p->off[k];
         if (k > 0 && s->in8) {
             const LstmInt *in8 = s->in8;
-            Int8Rescale r = {in8->h.out_scale, in8->whh.scales, in8->whh.rows > 1, NULL};
-            int8_gemm(Bt, s->hcode, (size_t)H, in8->h_signed, in8->whh.packed, s->z, (size_t)G, r);
+            int8_gemm(Bt, s->hcode, (size_t)H, in8->hg.is_signed, in8->whh.packed, s->z, (size_t)G,
+                      int_rescale(in8->hg.scale, in8->whh, NULL));
         } else if (k > 0) {
             packed_mat_gemm(&s->whh_t, Bt, s->xh + (size_t)r0 * ld + D, ld, s->z, G);
         } else
@@ -157,7 +157,8 @@ static void scan_forward(LstmCtx *c, int d, int quant) {
         }
         if (quant && next_bs > 0 && s->in8) {
             size_t r1 = (size_t)p->off[k + 1];
-            quant_func_codes(&s->in8->h, s->in8->h_signed, s->hfp + r1 * H, (size_t)next_bs * H, s->hcode);
+            quant_int_codes(s->hq, &s->in8->h, &s->in8->hg, s->hfp + r1 * H, (size_t)next_bs * H, s->hcode,
+                            s->hq_out);
         } else if (quant && next_bs > 0) {
             size_t r1 = (size_t)p->off[k + 1];
             s->hq->ops->forward(s->hq, hq_input(s->hfp + r1 * H, (size_t)next_bs * H, B, c->training), s->hq_out);
@@ -350,8 +351,7 @@ static void integer_input_projection(Graph *g, const LstmInt *in8, const LstmPac
         rows = graph_alloc(g, (size_t)N * D);
         for (int r = 0; r < N; r++) memcpy(rows + (size_t)r * D, xc + (size_t)p->rev[r] * D, (size_t)D);
     }
-    Int8Rescale r = {in8->x.scale, in8->wih.scales, in8->wih.rows > 1, NULL};
-    int8_gemm(N, rows, (size_t)D, in8->x.is_signed, in8->wih.packed, gates, (size_t)G, r);
+    int8_gemm(N, rows, (size_t)D, in8->x.is_signed, in8->wih.packed, gates, (size_t)G, int_rescale(in8->x.scale, in8->wih, NULL));
 }
 
 static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWeights *w, int ndir, int hidden,

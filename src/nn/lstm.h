@@ -45,8 +45,8 @@ void lstm_pack(Graph *g, LstmPack *p, const int *len, int B);
 typedef struct {
     IntCodes x;              /* [N, in], packed order */
     IntWeightCodes wih, whh; /* [4H, in], [4H, H] */
-    QuantFunc h;             /* an 8-bit grid (quant_func_is_int8) */
-    int h_signed;
+    QuantFunc h;             /* h_{t-1}'s grid, with 8-bit codes (quant_int_grid) */
+    IntGrid hg;
 } LstmInt;
 
 /* One direction of op_lstm: the (quantized) weights its products read, its biases, and

@@ -132,9 +132,17 @@ static const SiteIntWeights *int_weights(QuantSite *s, const Param *w) {
         QuantExport ex = {codes, iw->scales, NULL, 0, 0.0f};
         q->ops->export_codes(q, in, &ex);
         if (rows == 1) quant_export_odd_grid(&ex, n, y);
-        int ok = !ex.levels && ex.offset == 0.0f;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = codes[i] >= -128 && codes[i] <= 127 && iw->scales[i / m] * (float)codes[i] == y[i];
+        /* A level table of fractions k / D (APoT) gives codes k with scales / D. */
+        int d = ex.levels ? quant_levels_denominator(ex.levels, ex.nlevels, 127) : 1, ok = d > 0;
+        for (int r = 0; ok && r < rows; r++) iw->scales[r] /= (float)d;
+        iw->offset = ex.offset;
+        for (size_t i = 0; ok && i < n; i++) {
+            int32_t c = ex.levels ? (int32_t)lrint((double)ex.levels[codes[i]] * d) : codes[i];
+            float v = iw->scales[i / m] * (float)c + ex.offset;
+            /* (an APoT weight computes in double: its value may differ in the last places) */
+            ok = c >= -128 && c <= 127 && (v == y[i] || fabsf(v - y[i]) <= 1e-6f * (fabsf(y[i]) + fabsf(ex.offset)));
+            codes[i] = c;
+        }
         if (ok) {
             iw->codes = qat_malloc(n);
             for (size_t i = 0; i < n; i++) iw->codes[i] = (int8_t)codes[i];
@@ -176,7 +184,7 @@ int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeigh
         iw->npacked++;
     }
     int per_row = iw->rows > 1;
-    *out = (IntWeightCodes){iw->packed[i].p, per_row ? iw->scales + r0 : iw->scales, per_row ? n : 1};
+    *out = (IntWeightCodes){iw->packed[i].p, per_row ? iw->scales + r0 : iw->scales, per_row ? n : 1, iw->offset};
     return 1;
 }
 
@@ -189,7 +197,7 @@ int quant_site_int_rows(QuantSite *s, const Param *w, const int *ids, int n, flo
         if (ids[i] < 0 || ids[i] >= V) qat_die("embedding index %d outside the table of %d rows", ids[i], V);
         const int8_t *c = iw->codes + (size_t)ids[i] * D;
         float scale = iw->scales[iw->rows > 1 ? ids[i] : 0], *o = out + (size_t)i * D;
-        for (size_t j = 0; j < D; j++) o[j] = scale * (float)c[j];
+        for (size_t j = 0; j < D; j++) o[j] = scale * (float)c[j] + iw->offset;
     }
     return 1;
 }
@@ -198,9 +206,13 @@ int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *cod
     Quantizer *q = s->q;
     if (!q || !q->ops->describe) return 0;
     QuantFunc f;
+    IntGrid grid;
     q->ops->describe(q, &f);
-    if (!quant_func_is_int8(&f, is_signed)) return 0;
-    quant_func_codes(&f, *is_signed, x, n, codes);
-    *scale = f.out_scale;
+    if (!quant_int_grid(&f, &grid)) return 0;
+    float *scratch = grid.direct ? NULL : qat_malloc((n ? n : 1) * sizeof *scratch);
+    quant_int_codes(q, &f, &grid, x, n, codes, scratch);
+    free(scratch);
+    *is_signed = grid.is_signed;
+    *scale = grid.scale;
     return 1;
 }

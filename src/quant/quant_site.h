@@ -27,6 +27,7 @@ typedef enum { FOLLOW_NONE, FOLLOW_RELU, FOLLOW_TANH, FOLLOW_GELU } FollowAct;
 typedef struct {
     int8_t *codes;
     float *scales;
+    float offset; /* values = code * scale + offset (APoT's denormalised weights) */
     int rows, ok;
     struct {
         int r0, n;

@@ -54,13 +54,43 @@ for model in simple_cnn espcn lstm sasrec; do
         echo "$what: metric: qat $q, onnxruntime $o, qat int $i ($(grep -o '[0-9]* layer calls on integer codes, [0-9]* in float' "$TMP/q.log"))"
         check "$what: the integer engine's metric $i equals qat's $q (within ${tol[$model]})" \
             awk -v a="$q" -v b="$i" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
-        if [ "$m" = lsq ] || [ "$m" = adaround ]; then
-            check "$what: every layer ran on integer codes" grep -q ' 0 in float' "$TMP/q.log"
-        fi
+        case $m in
+        lsq | adaround | qil) check "$what: every layer ran on integer codes" grep -q ' 0 in float' "$TMP/q.log" ;;
+        # the 4-bit layers; 8-bit APoT level sets and PACT's 8-bit odd grid need 16-bit codes
+        apot | pact) check "$what: the 4-bit layers ran on integer codes" grep -qv '^0 layer calls on integer' \
+            <(grep -o '[0-9]* layer calls on integer codes' "$TMP/q.log") ;;
+        esac
         check "$what: onnxruntime's metric $o equals qat's $q (within ${tol[$model]})" \
             awk -v a="$q" -v b="$o" -v t="${tol[$model]}" 'BEGIN{d=a-b; exit !(d <= t && d >= -t)}'
     done
 done
+# 16 bits, where ONNX has a container (int16 / uint16 QuantizeLinear and weights): every
+# layer, first and last too, at 16 bits; the integer engine runs it in float (codes wider
+# than 8 bits) and must still agree.
+for model in simple_cnn lstm; do
+    # shellcheck disable=SC2206
+    a=(${args[$model]} --threads "$THREADS" --output-dir "$TMP/runs16")
+    fp=$(ls "$TMP"/runs/${model}_no_quant/*/model.ckpt)
+    q "$QAT" train --model "$model" --quantizer lsq "${a[@]}" --set training.epochs=1 --set quantizer.bit_width=16 \
+        --set quantizer.first_last=b --from-pretrained "$fp" || { failed=$((failed + 1)); continue; }
+    run=$(dirname "$(ls "$TMP"/runs16/${model}_lsq/*/result.json)")
+    check "$model lsq 16-bit: export" q "$QAT" export "$run" -o "$TMP/$model.16.onnx"
+    check "$model lsq 16-bit: int16 weight initializers" "$PY" -c '
+import onnx, sys
+m = onnx.load(sys.argv[1])
+sys.exit(not any(t.data_type == onnx.TensorProto.INT16 for t in m.graph.initializer))' "$TMP/$model.16.onnx"
+    check "$model lsq 16-bit: dump inputs" q "$QAT" eval "$run" --dump-inputs "$TMP/dump16.$model"
+    check "$model lsq 16-bit: onnxruntime" q "$PY" "$ORT_RUN" "$TMP/$model.16.onnx" "$TMP/dump16.$model" \
+        "$TMP/ort16.$model" --threads "$THREADS"
+    check "$model lsq 16-bit: score onnxruntime's outputs" q "$QAT" eval "$run" --outputs "$TMP/ort16.$model"
+    check "$model lsq 16-bit: the integer engine" q "$QAT" eval "$run" --engine int
+    q16=$(value_of "$run/eval_fakequant.json") o16=$(value_of "$run/eval_outputs.json") i16=$(value_of "$run/eval_int.json")
+    echo "$model lsq 16-bit: metric: qat $q16, onnxruntime $o16, qat int $i16"
+    check "$model lsq 16-bit: onnxruntime's metric $o16 and int's $i16 equal qat's $q16 (within ${tol[$model]})" \
+        awk -v a="$q16" -v b="$o16" -v c="$i16" -v t="${tol[$model]}" \
+        'BEGIN{d=a-b; e=a-c; exit !(d <= t && d >= -t && e <= t && e >= -t)}'
+done
+
 run=$(dirname "$(ls "$TMP"/runs/simple_cnn_lsq/*/result.json)")
 check "the default output is RUN_DIR/model.onnx" q "$QAT" export "$run"
 check "  and it exists" test -s "$run/model.onnx"

@@ -28,7 +28,7 @@ static void run(Int8Kernel k, int M, int N, int K, int a_signed, int extreme, Rn
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         /* unit scales, no bias: Y holds the sums, exact in float below 2^24 */
-        int8_gemm(M, A, (size_t)K, a_signed, P, Y, (size_t)N, (Int8Rescale){1.0f, &one, 0, NULL});
+        int8_gemm(M, A, (size_t)K, a_signed, P, Y, (size_t)N, (Int8Rescale){1.0f, &one, 0, NULL, 0.0f});
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++) {
                 int64_t s = 0;
@@ -45,8 +45,8 @@ static void run(Int8Kernel k, int M, int N, int K, int a_signed, int extreme, Rn
     free(A), free(B), free(Y);
 }
 
-/* The rescale: y = sum * a_scale * b_scale[n] + bias[n], per row scales and one, as the
- * float expression of the C kernel computes it. */
+/* The rescale: y = sum * a_scale * b_scale[n] + bias[n] (+ a_scale * b_offset * the row's
+ * sum), per-row scales and one, as the float expression of the C kernel computes it. */
 static void rescaled(Int8Kernel k, Rng *rng) {
     enum { M = 7, N = 37, K = 19 };
     uint8_t A[M * K];
@@ -57,18 +57,22 @@ static void rescaled(Int8Kernel k, Rng *rng) {
     for (int n = 0; n < N; n++) bs[n] = 0.001f * (float)(n + 1), bias[n] = 0.5f * (float)n - 3.0f;
     Int8Packed *P = int8_pack(k, N, K, B, K);
     for (int per_row = 0; per_row <= 1; per_row++) {
-        int8_gemm(M, A, K, 1, P, Y, N, (Int8Rescale){0.25f, bs, per_row, bias});
+        float offset = per_row ? 0.75f : 0.0f; /* B's values codes * scale + offset */
+        int8_gemm(M, A, K, 1, P, Y, N, (Int8Rescale){0.25f, bs, per_row, bias, offset});
         int bad = 0;
-        for (int m = 0; m < M; m++)
+        for (int m = 0; m < M; m++) {
+            int32_t rowsum = 0;
+            for (int i = 0; i < K; i++) rowsum += (int8_t)A[m * K + i];
             for (int n = 0; n < N; n++) {
                 int32_t s = 0;
                 for (int i = 0; i < K; i++) s += (int8_t)A[m * K + i] * B[n * K + i];
-                float want = (float)s * (0.25f * bs[per_row ? n : 0]) + bias[n];
+                float want = (float)s * (0.25f * bs[per_row ? n : 0]) + bias[n] + 0.25f * offset * (float)rowsum;
                 bad += want != Y[m * N + n];
             }
-        char what[120];
-        snprintf(what, sizeof what, "%s: rescaled, %s scales, bias: every value as computed in float (%d differ)",
-                 int8_kernel_name(k), per_row ? "per-row" : "one", bad);
+        }
+        char what[140];
+        snprintf(what, sizeof what, "%s: rescaled, %s scales, bias, offset %g: every value as computed in float (%d differ)",
+                 int8_kernel_name(k), per_row ? "per-row" : "one", offset, bad);
         check_true(bad == 0, what, __FILE__, __LINE__);
     }
     int8_packed_free(P);
