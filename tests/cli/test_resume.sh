@@ -31,13 +31,12 @@ kill_resume() {
     t1=$(now)
     local wall
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
-    local k=1 tries=0
+    local k=1 tries=0 mlflow_before
+    mlflow_before=$(ls -d "${MLFLOW_TRACKING_URI:-/nonexistent}"/*/*/ 2>/dev/null) # the runs before this one's
     while [ "$k" -le "$n" ]; do
         local delay
         delay=$(awk -v s="$seed" -v k="$k" -v n="$name" -v w="$wall" -v t="$tries" \
             'BEGIN{srand(s + k + length(n) * 7919); printf "%.2f", w * (0.15 + 0.45 * rand()) / 2 ^ t}')
-        local mlflow_before
-        mlflow_before=$(ls -d "${MLFLOW_TRACKING_URI:-/nonexistent}"/*/*/ 2>/dev/null)
         "$QAT" train "$@" --save-every 0.2 --output-dir "$out" > "$TMP/$name.kill$k.log" 2>&1 &
         local pid=$!
         sleep "$delay"
@@ -50,13 +49,14 @@ kill_resume() {
         if [ -n "$dir" ] && [ -f "$dir/result.json" ]; then
             check "$name: a run killed after ${delay}s has result.json only when it finished" \
                 grep -q '^final:' "$TMP/$name.kill$k.log"
-            # The machine ran faster than during the reference (other tests in parallel
-            # finished): start this run again and kill it sooner, at most twice.
+            # The run had less left than the delay (the machine ran faster than during
+            # the reference, or the earlier kills' resumes left little): start it over
+            # and kill it sooner, at most twice.
             tries=$((tries + 1))
             [ "$tries" -le 2 ] || break
             rm -rf "$out"
             for d in $(ls -d "${MLFLOW_TRACKING_URI:-/nonexistent}"/*/*/ 2>/dev/null); do
-                grep -qxF "$d" <<< "$mlflow_before" || rm -rf "$d" # its MLflow run too
+                grep -qxF "$d" <<< "$mlflow_before" || rm -rf "$d" # its MLflow run goes too
             done
             continue
         fi
