@@ -34,7 +34,7 @@ typedef struct {
      * integer codes (docs/EXPORT.md); the counts say how many layer calls did, and how
      * many stayed in float. */
     int integer;
-    long integer_calls, float_calls;
+    long integer_calls, float_calls; /* graph_count_layer_call */
     Rng rng;      /* per-run stream for dropout keys */
     /* Watch mode (a diverged batch run again to find where): every tensor made is
      * listed, zeroed at birth so that an op's unwritten scratch reads as finite. */
@@ -43,6 +43,12 @@ typedef struct {
     WatchedTensor *watched;
     int nwatched, capwatched;
 } Graph;
+
+/* The integer engine's count of one layer call: on integer codes, or in float. */
+static inline void graph_count_layer_call(Graph *g, int on_codes) {
+    if (on_codes) g->integer_calls++;
+    else g->float_calls++;
+}
 
 void graph_init(Graph *g, uint64_t seed);
 void graph_free(Graph *g);

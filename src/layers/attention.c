@@ -1,13 +1,12 @@
 #include "layers/attention.h"
 
-#include "nn/int_ops.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "nn/fused_dropout.h"
+#include "nn/int_ops.h"
 
 /* ---- attention layer ----------------------------------------------------------------- */
 
@@ -60,12 +59,8 @@ static Tensor *row_slice(Graph *g, Tensor *t, int r0, int rows) {
 static Tensor *in_proj_int(Graph *g, Attention *a, QuantSite *site, Tensor *x, int r0, int rows) {
     Linear *in = &a->in_proj;
     IntWeightCodes wc;
-    IntCodes xc = {NULL, 0, 0.0f};
-    void *codes = graph_alloc(g, x->size ? x->size : 1);
-    if (!quant_site_int_weights(&in->wq, in->w, r0, rows, &wc) ||
-        !quant_site_int_codes(site, x->data, x->size, codes, &xc.is_signed, &xc.scale))
-        return NULL;
-    xc.codes = codes;
+    IntCodes xc;
+    if (!quant_site_int_weights(&in->wq, in->w, r0, rows, &wc) || !quant_site_int_codes(g, site, x, &xc)) return NULL;
     return op_linear_int(g, xc, x->shape[0], a->d, wc, rows, row_slice(g, &in->b->t, r0, rows));
 }
 
@@ -80,8 +75,7 @@ static int attention_int(Graph *g, Attention *a, Tensor *xq, Tensor *xkv, Tensor
         *kv = *q ? in_proj_int(g, a, &a->kv_xq, xkv, d, 2 * d) : NULL;
     }
     int ok = *q && *kv;
-    if (ok) g->integer_calls++;
-    else g->float_calls++;
+    graph_count_layer_call(g, ok);
     return ok;
 }
 

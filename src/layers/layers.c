@@ -1,10 +1,10 @@
 #include "layers/layers.h"
 
-#include "nn/int_ops.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "nn/int_ops.h"
 
 static Param *make_param(LayerBuilder *lb, const char *layer, const char *what, int ndim,
                          const int *shape, ParamGroup group) {
@@ -78,11 +78,7 @@ void embedding_init(Embedding *e, LayerBuilder *lb, const char *name, int rows, 
 
 static int int_inputs(Graph *g, QuantSite *wq, const Param *w, QuantSite *xq, const Tensor *x, IntCodes *xc,
                       IntWeightCodes *wc) {
-    if (!quant_site_int_weights(wq, w, 0, 0, wc)) return 0;
-    void *codes = graph_alloc(g, x->size ? x->size : 1);
-    if (!quant_site_int_codes(xq, x->data, x->size, codes, &xc->is_signed, &xc->scale)) return 0;
-    xc->codes = codes;
-    return 1;
+    return quant_site_int_weights(wq, w, 0, 0, wc) && quant_site_int_codes(g, xq, x, xc);
 }
 
 static Tensor *linear_int(Graph *g, Linear *l, Tensor *x) {
@@ -101,8 +97,7 @@ static Tensor *conv2d_int(Graph *g, Conv2d *c, Tensor *x, ConvAct act, ConvLayou
 
 /* Counts the call as integer or float; returns y. */
 static Tensor *counted(Graph *g, Tensor *y) {
-    if (y) g->integer_calls++;
-    else g->float_calls++;
+    graph_count_layer_call(g, y != NULL);
     return y;
 }
 

@@ -67,10 +67,8 @@ void lstm_layer_init(LstmLayer *l, LayerBuilder *lb, const char *name, int index
 /* The integer engine's codes of both directions: 1 when every product can run on them
  * (the input, W_ih, W_hh and h_{t-1} sites all integer grids, h's initialised). */
 static int lstm_integer(Graph *g, LstmLayer *l, const Tensor *x, LstmInt *in8) {
-    IntCodes xc = {NULL, 0, 0.0f};
-    void *codes = graph_alloc(g, x->size ? x->size : 1);
-    if (!quant_site_int_codes(&l->x_q, x->data, x->size, codes, &xc.is_signed, &xc.scale)) return 0;
-    xc.codes = codes;
+    IntCodes xc;
+    if (!quant_site_int_codes(g, &l->x_q, x, &xc)) return 0;
     for (int d = 0; d < l->ndir; d++) {
         LstmDirection *dir = &l->dir[d];
         Quantizer *hq = dir->h_q.q;
@@ -92,10 +90,7 @@ Tensor *lstm_layer_forward(Graph *g, LstmLayer *l, const LstmPack *p, Tensor *x,
     }
     LstmInt in8[2];
     int integer = g->integer && lstm_integer(g, l, x, in8);
-    if (g->integer) {
-        if (integer) g->integer_calls++;
-        else g->float_calls++;
-    }
+    if (g->integer) graph_count_layer_call(g, integer);
     /* (the integer products read codes: no fake-quantized copies) */
     Tensor *xq = integer ? x : quant_site_apply(g, &l->x_q, x, p->B);
     LstmWeights w[2];

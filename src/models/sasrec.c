@@ -364,15 +364,15 @@ static NpyArray eval_forward(Model *m, Graph *g, const NpyArray *in) {
     NpyArray out = npy_new(NPY_F32, 2, (const int64_t[]){B, R});
     if (g->integer) { /* the scorer on codes: h's under its site, the item table's */
         IntWeightCodes wc;
-        IntCodes hc = {graph_alloc(g, hl->size), 0, 0.0f};
-        if (quant_site_int_weights(&s->item_emb.wq, s->item_emb.table, 0, R, &wc) &&
-            quant_site_int_codes(&s->out_xq, hl->data, hl->size, (void *)hc.codes, &hc.is_signed, &hc.scale)) {
+        IntCodes hc;
+        int on_codes = quant_site_int_weights(&s->item_emb.wq, s->item_emb.table, 0, R, &wc) &&
+                       quant_site_int_codes(g, &s->out_xq, hl, &hc);
+        graph_count_layer_call(g, on_codes);
+        if (on_codes) {
             Tensor *y = op_linear_int(g, hc, B, d, wc, R, NULL);
             memcpy(out.data, y->data, (size_t)B * R * sizeof(float));
-            g->integer_calls++;
             return out;
         }
-        g->float_calls++;
     }
     Tensor *hq = quant_site_apply(g, &s->out_xq, hl, B);
     if (!M) M = quant_site_apply(g, &s->item_emb.wq, &s->item_emb.table->t, 1);

@@ -387,9 +387,11 @@ static LstmNode *lstm_setup(Graph *g, const LstmPack *p, Tensor *x, const LstmWe
         const int *rev = p->rev;
         float *xh = s->xh;
         int ld = s->ld;
-#pragma omp parallel for schedule(static) if (N > 64 && xh)
-        for (int r = 0; r < (xh ? N : 0); r++)
-            memcpy(xh + (size_t)r * ld, xs + (size_t)(d ? rev[r] : r) * D, (size_t)D * sizeof(float));
+        if (xh) {
+#pragma omp parallel for schedule(static) if (N > 64)
+            for (int r = 0; r < N; r++)
+                memcpy(xh + (size_t)r * ld, xs + (size_t)(d ? rev[r] : r) * D, (size_t)D * sizeof(float));
+        }
         s->gates = graph_alloc(g, (size_t)N * G * sizeof(float));
         s->c = graph_alloc(g, (size_t)N * H * sizeof(float));
         s->tc = graph_alloc(g, (size_t)N * H * sizeof(float));

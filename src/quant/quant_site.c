@@ -202,17 +202,17 @@ int quant_site_int_rows(QuantSite *s, const Param *w, const int *ids, int n, flo
     return 1;
 }
 
-int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale) {
+int quant_site_int_codes(Graph *g, const QuantSite *s, const Tensor *x, IntCodes *out) {
     Quantizer *q = s->q;
     if (!q || !q->ops->describe) return 0;
     QuantFunc f;
     IntGrid grid;
     q->ops->describe(q, &f);
     if (!quant_int_grid(&f, &grid)) return 0;
-    float *scratch = grid.direct ? NULL : qat_malloc((n ? n : 1) * sizeof *scratch);
-    quant_int_codes(q, &f, &grid, x, n, codes, scratch);
-    free(scratch);
-    *is_signed = grid.is_signed;
-    *scale = grid.scale;
+    size_t n = x->size;
+    void *codes = graph_alloc(g, n ? n : 1);
+    float *scratch = grid.direct ? NULL : graph_alloc(g, (n ? n : 1) * sizeof *scratch);
+    quant_int_codes(q, &f, &grid, x->data, n, codes, scratch);
+    *out = (IntCodes){codes, grid.is_signed, grid.scale};
     return 1;
 }

@@ -92,11 +92,11 @@ int quant_site_int_weights(QuantSite *s, const Param *w, int r0, int n, IntWeigh
  * values exactly, without quantizing the whole table): the integer engine's embedding
  * lookup. 0 (nothing written) when quant_site_int_weights has no codes. */
 int quant_site_int_rows(QuantSite *s, const Param *w, const int *ids, int n, float *out);
-/* x's codes under an activation site whose function is a grid through zero of at most
- * 8 bits (QuantFunc: no levels, sign or offset): codes[i] as int8 (*is_signed) or uint8,
- * with y = codes * *scale the fake-quantized values. 0 (and nothing written) when the
- * site is off or its grid is not such. */
-int quant_site_int_codes(const QuantSite *s, const float *x, size_t n, void *codes, int *is_signed, float *scale);
+/* x's codes under an activation site whose grid is integers times one scale, in 8 bits
+ * (quant_int_grid: LSQ's and PACT's grids, QIL's, APoT's level sets): out->codes (in the
+ * graph's arena) as int8 (out->is_signed) or uint8, with codes * out->scale the
+ * fake-quantized values. 0 when the site is off or its grid is not such. */
+int quant_site_int_codes(Graph *g, const QuantSite *s, const Tensor *x, IntCodes *out);
 
 /* Fake-quantize x through the site (identity when the site has no quantizer).
  * batch: examples in x (1 for weights). Initialises the quantizer on first use. */
